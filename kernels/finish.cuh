@@ -1,0 +1,88 @@
+// The last kernels of every sampling call. finish_kernel (one block) turns the
+// workspace header into the caller's DeviceStatus, sums the biased-rescaling
+// terms in the fixed order of detail::REDUCE_THREADS, and advances a
+// device-resident RNG offset. scale_kernel applies the rescaling.
+#pragma once
+
+#include "common.cuh"
+
+namespace cuis {
+namespace kernels {
+
+constexpr int SCALE_THREADS = 256;
+
+struct FinishParams {
+  const float* scores;
+  int64_t num_draws;
+  bool replacement;
+  bool rescale;           // biased weighting with weights requested
+  const double* terms;    // [3][num_draws]
+  WorkHeader* header;
+  TransformArgs transform;
+  RngState* rng;          // advanced by `consumed` when not null
+  uint64_t consumed;
+  DeviceStatus* status;
+};
+
+__global__ void __launch_bounds__(detail::REDUCE_THREADS) finish_kernel(FinishParams p) {
+  __shared__ double partial_u[detail::REDUCE_THREADS];
+  __shared__ double partial_b[detail::REDUCE_THREADS];
+  const WorkHeader& h = *p.header;
+  const float mean_loss = load_mean_loss(p.transform);
+
+  DeviceStatus st{Error::success, 0, -1, 0.0f, 0.0f, h.positive_count};
+  if (mean_loss_invalid(p.transform, mean_loss)) {
+    st = DeviceStatus{Error::invalid_mean_loss, 0, -1, mean_loss, 0.0f, 0};
+  } else if (h.bad_enc != BAD_NONE) {
+    const int64_t index = static_cast<int64_t>(BAD_BASE - h.bad_enc);
+    const float v = p.scores[index];
+    const Error code = isnan(v) ? Error::nan_score : isinf(v) ? Error::inf_score : Error::negative_score;
+    st = DeviceStatus{code, 0, index, v, 0.0f, 0};
+  } else if (h.positive_count == 0) {
+    st.code = Error::zero_total;
+  } else if (!p.replacement && h.positive_count < static_cast<unsigned long long>(p.num_draws)) {
+    st.code = Error::not_enough_positive;
+  }
+
+  if (p.rescale && st.code == Error::success) {
+    double su = 0.0, sb = 0.0;
+    for (int64_t j = threadIdx.x; j < p.num_draws; j += detail::REDUCE_THREADS) {
+      su = detail::dadd(su, p.terms[p.num_draws + j]);
+      sb = detail::dadd(sb, p.terms[2 * p.num_draws + j]);
+    }
+    partial_u[threadIdx.x] = su;
+    partial_b[threadIdx.x] = sb;
+    __syncthreads();
+    for (int stride = detail::REDUCE_THREADS / 2; stride > 0; stride /= 2) {
+      if (static_cast<int>(threadIdx.x) < stride) {
+        partial_u[threadIdx.x] = detail::dadd(partial_u[threadIdx.x], partial_u[threadIdx.x + stride]);
+        partial_b[threadIdx.x] = detail::dadd(partial_b[threadIdx.x], partial_b[threadIdx.x + stride]);
+      }
+      __syncthreads();
+    }
+  }
+  if (threadIdx.x == 0) {
+    if (p.rescale && st.code == Error::success) p.header->scale = detail::ddiv(partial_u[0], partial_b[0]);
+    *p.status = st;
+    if (p.rng) p.rng->offset += p.consumed;
+  }
+}
+
+struct ScaleParams {
+  int64_t num_draws;
+  const double* terms;
+  const WorkHeader* header;
+  const DeviceStatus* status;
+  float* weights;
+};
+
+__global__ void __launch_bounds__(SCALE_THREADS) scale_kernel(ScaleParams p) {
+  if (p.status->code != Error::success) return;  // the draw kernel already wrote 0
+  const double scale = p.header->scale;
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * SCALE_THREADS + threadIdx.x; j < p.num_draws;
+       j += static_cast<int64_t>(gridDim.x) * SCALE_THREADS)
+    p.weights[j] = detail::weight_to_float(detail::dmul(p.terms[j], scale));
+}
+
+}  // namespace kernels
+}  // namespace cuis

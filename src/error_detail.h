@@ -1,0 +1,15 @@
+// Internal: recording an error's detail for last_error_message().
+#pragma once
+
+#include <string>
+
+#include "cuis/error.h"
+
+namespace cuis {
+namespace detail {
+
+// Records message as this thread's last error detail and returns e.
+Error set_error(Error e, const std::string& message);
+
+}  // namespace detail
+}  // namespace cuis
