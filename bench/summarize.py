@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Turns one run's cuis_bench JSON (and torch_baseline JSON, if present) into
+the markdown table committed under bench/results/, with the ratios the goals
+are stated in: time over the one-read floor, and speed-up over PyTorch."""
+import argparse
+import json
+import os
+
+
+def load(path):
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cuis", required=True)
+    ap.add_argument("--torch")
+    ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--date", default="unknown")
+    args = ap.parse_args()
+    cu = load(args.cuis)
+    th = load(args.torch) or {"runs": []}
+    ctx = cu.get("context", {})
+    torch_rows = {(r["log2N"], r["B"]): r for r in th.get("runs", [])}
+    print(f"# cuis sampler benchmark\n\n- device: {ctx.get('device', '?')}\n- date: {args.date}\n- commit: {args.commit}")
+    print(f"- copy bandwidth (read + write), cuis_bench: {float(ctx.get('copy_GBps_read_plus_write', 0)):.0f} GB/s")
+    if th.get("device"):
+        print(f"- PyTorch {th['torch']} on {th['device']}; its copy bandwidth {th['copy_GBps_read_plus_write']:.0f} GB/s")
+    print("\nTimes are medians/means of one call in microseconds, L2 flushed; x floor = time / (4N bytes / copy bandwidth).\n")
+    print("| benchmark | log2 N | B | time us | x floor | torch.multinomial us | cumsum32+searchsorted us | speed-up vs multinomial |")
+    print("|---|---|---|---|---|---|---|---|")
+    for b in cu.get("benchmarks", []):
+        if b.get("run_type") == "aggregate" or "x_floor" not in b:
+            continue
+        name = b["name"]
+        parts = dict(p.split(":") for p in name.split("/")[1:] if ":" in p)
+        log2n, draws = int(parts.get("log2N", 0)), int(parts.get("B", 0))
+        t = b["real_time"]
+        tr = torch_rows.get((log2n, draws), {}) if name.startswith("BM_Sample/") and parts.get("repl") == "1" else {}
+        mult = tr.get("multinomial_us")
+        cs = tr.get("cumsum32_searchsorted_us")
+        speed = f"{mult / t:.1f}x" if mult else "-"
+        print(f"| {name.split('/')[0]}{'' if parts.get('repl', '1') == '1' else ' (without repl.)'} | {log2n} | {draws} | "
+              f"{t:.2f} | {b['x_floor']:.2f} | {f'{mult:.1f}' if mult else '-'} | {f'{cs:.1f}' if cs else '-'} | {speed} |")
+
+
+if __name__ == "__main__":
+    main()
