@@ -159,6 +159,43 @@ TEST(Precision, PyTorch43115Pattern) {
   EXPECT_NEAR(dist.probability(n - 1) * (n + n / 2), 1.0, 1e-12);
 }
 
+// Subnormal scores, scores near FLT_MAX (whose float32 total overflows), and
+// one 1e30 among 1e-30s: the distribution stays exact.
+TEST(Precision, ExtremeValues) {
+  const std::vector<float> subnormal(3000, 1e-45f), huge(3000, 3.0e38f);
+  for (const auto* s : {&subnormal, &huge}) {
+    const std::vector<double> p = exact_probabilities(*s, options(1));
+    for (double x : p) ASSERT_NEAR(x, 1.0 / 3000, 1e-15);
+    expect_fit(*s, options(2), 100000, s == &subnormal ? "subnormal" : "near FLT_MAX");
+  }
+  std::vector<float> spike(5000, 1e-30f);
+  spike[4097] = 1e30f;
+  const Drawn d = ref_sample(spike, 1000, options(3));
+  for (int64_t i : d.indices) ASSERT_EQ(i, 4097);
+  EXPECT_NEAR(d.weights[0], 1.0 / 5000, 1e-9);
+}
+
+// Twenty seeds of a small goodness-of-fit test: their p-values must look
+// uniform (Kolmogorov-Smirnov, D below the alpha = 1e-3 critical value 1.95/sqrt(20)).
+TEST(GoodnessOfFit, PValuesAcrossSeedsAreUniform) {
+  const std::vector<float> s = zipf_scores(2000);
+  const std::vector<double> p = exact_probabilities(s, options(0));
+  std::vector<double> pv;
+  for (uint64_t seed = 100; seed < 120; ++seed) {
+    const Drawn d = ref_sample(s, 50000, options(seed));
+    std::vector<uint64_t> counts(s.size());
+    ASSERT_EQ(count_into(d.indices, counts), 0u);
+    pv.push_back(chi_square(counts, p, 50000).p_value);
+  }
+  std::sort(pv.begin(), pv.end());
+  double dmax = 0.0;
+  for (size_t i = 0; i < pv.size(); ++i) {
+    const double lo = static_cast<double>(i) / pv.size(), hi = static_cast<double>(i + 1) / pv.size();
+    dmax = std::max({dmax, pv[i] - lo, hi - pv[i]});
+  }
+  EXPECT_LT(dmax, 1.95 / std::sqrt(20.0));
+}
+
 TEST(Sizes, AwkwardSizesDrawOnlyValidIndices) {
   for (int64_t n : {1, 2, 99, 4097}) {
     for (bool repl : {true, false}) {

@@ -130,6 +130,8 @@ TEST_F(Gpu, SameAsReferenceLargeAndUnaligned) {
   const int64_t n = (int64_t{1} << 24) + 1;
   expect_same_as_reference(half_two_one_scores(n), 100000, options(31), "2^24+1 #43115");
   expect_same_as_reference(zipf_scores(100003), 5000, options(32), "unaligned by 1 float", nullptr, 1);
+  expect_same_as_reference(std::vector<float>(5000, 1e-45f), 5000, options(35), "subnormal");
+  expect_same_as_reference(std::vector<float>(5000, 3e38f), 5000, options(36), "near FLT_MAX");
   std::vector<int64_t> ids(100003);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(7 * i + 3);
   expect_same_as_reference(zipf_scores(100003), 5000, options(33), "candidate ids", &ids);
