@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "cuis/detail/kary_search.h"
 
 namespace cuis {
 namespace kernels {
@@ -52,22 +53,13 @@ struct InjectedDraws {
   __device__ uint64_t r2(int64_t j, uint64_t, const RngState&) const { return d_r2[j]; }
 };
 
-// First index in [0, count) with prefix[index] > r, given prefix[count-1] > r.
+// First index in [0, count) with prefix[index] > r, given prefix[count-1] > r:
+// the 32-ary search of detail::KarySearch, one ballot per step.
 __device__ __forceinline__ int64_t warp_upper_bound(const u128* prefix, int64_t count, u128 r) {
   const int lane = threadIdx.x & 31;
-  int64_t lo = 0, hi = count;
-  while (hi - lo > 32) {
-    const int64_t step = (hi - lo + 31) / 32;
-    const int64_t probe = min(lo + (lane + 1) * step - 1, hi - 1);
-    const unsigned above = __ballot_sync(0xffffffffu, prefix[probe] > r);
-    const int f = __ffs(above) - 1;  // lane 31 probes hi - 1, which is above r
-    const int64_t new_lo = lo + static_cast<int64_t>(f) * step;
-    hi = min(lo + (f + 1) * step - 1, hi - 1) + 1;
-    lo = new_lo;
-  }
-  const int64_t probe = lo + lane;
-  const unsigned above = __ballot_sync(0xffffffffu, probe < hi && prefix[probe] > r);
-  return lo + __ffs(above) - 1;
+  detail::KarySearch s(count);
+  while (!s.narrowing_done()) s.narrow(__ballot_sync(0xffffffffu, prefix[s.probe(lane)] > r));
+  return s.result(__ballot_sync(0xffffffffu, s.final_valid(lane) && prefix[s.final_probe(lane)] > r));
 }
 
 template <class Draws>

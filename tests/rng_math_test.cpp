@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <random>
+#include <vector>
 
 #include "cuis/detail/distribution.h"
+#include "cuis/detail/kary_search.h"
 #include "cuis/detail/philox.h"
 
 namespace {
@@ -110,6 +113,47 @@ TEST(Quantize, ExactForTileMaximumAndMonotone) {
   EXPECT_EQ(cuis::detail::tile_mass(1000, 3, 3), 1000u);
   EXPECT_EQ(cuis::detail::tile_mass(1000, 3, 5), 250u);
   EXPECT_EQ(cuis::detail::tile_mass(~uint64_t{0}, 0, 64), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// Runs KarySearch lane by lane, as a warp would.
+int64_t kary_upper_bound(const std::vector<u128>& prefix, u128 r) {
+  cuis::detail::KarySearch s(static_cast<int64_t>(prefix.size()));
+  int steps = 0;
+  while (!s.narrowing_done()) {
+    unsigned ballot = 0;
+    for (int lane = 0; lane < 32; ++lane) ballot |= (prefix[s.probe(lane)] > r ? 1u : 0u) << lane;
+    s.narrow(ballot);
+    if (++steps > 20) return -2;
+  }
+  unsigned ballot = 0;
+  for (int lane = 0; lane < 32; ++lane)
+    ballot |= (s.final_valid(lane) && prefix[s.final_probe(lane)] > r ? 1u : 0u) << lane;
+  return s.result(ballot);
+}
+
+TEST(KarySearch, MatchesUpperBoundEverywhere) {
+  std::mt19937_64 g(3);
+  for (int64_t count : {1, 2, 31, 32, 33, 63, 64, 65, 1000, 1023, 1024, 1025, 32768, 100003}) {
+    std::vector<u128> prefix(count);
+    u128 run = 0;
+    for (auto& p : prefix) p = run += (g() % 4 == 0) ? 0 : (g() % 1000);  // zero masses too
+    if (prefix.back() == 0) prefix.back() = run = 1;
+    // Every edge of every positive-mass entry, plus random draws.
+    for (int64_t i = 0; i < count; ++i) {
+      const u128 before = i ? prefix[i - 1] : 0;
+      if (prefix[i] == before) continue;
+      ASSERT_EQ(kary_upper_bound(prefix, before), i) << count;
+      ASSERT_EQ(kary_upper_bound(prefix, prefix[i] - 1), i) << count;
+    }
+    for (int t = 0; t < 2000; ++t) {
+      const u128 r = g() % static_cast<uint64_t>(run);
+      ASSERT_EQ(kary_upper_bound(prefix, r), std::upper_bound(prefix.begin(), prefix.end(), r) - prefix.begin());
+    }
+  }
 }
 
 }  // namespace
