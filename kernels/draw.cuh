@@ -44,13 +44,16 @@ struct PhiloxDraws {
   }
 };
 
-// Caller-chosen r1, r2 (tests inject draws at interval edges).
+// Caller-chosen r1, r2 (tests inject draws at interval edges), clamped into
+// range so that a bad injection cannot index out of bounds.
 struct InjectedDraws {
   RngArgs rng;
   const u128* d_r1;
   const uint64_t* d_r2;
-  __device__ u128 r1(int64_t j, u128, const RngState&) const { return d_r1[j]; }
-  __device__ uint64_t r2(int64_t j, uint64_t, const RngState&) const { return d_r2[j]; }
+  __device__ u128 r1(int64_t j, u128 total, const RngState&) const { return d_r1[j] < total ? d_r1[j] : total - 1; }
+  __device__ uint64_t r2(int64_t j, uint64_t tile_sum, const RngState&) const {
+    return d_r2[j] < tile_sum ? d_r2[j] : tile_sum - 1;
+  }
 };
 
 // First index in [0, count) with prefix[index] > r, given prefix[count-1] > r:

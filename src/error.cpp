@@ -11,6 +11,7 @@ const char* error_string(Error e) {
   switch (e) {
     case Error::success: return "success";
     case Error::null_pointer: return "null pointer argument";
+    case Error::invalid_argument: return "invalid argument";
     case Error::empty_input: return "empty input (n or num_draws is 0)";
     case Error::too_many_draws: return "too many draws";
     case Error::invalid_k: return "invalid k (must be finite and <= 1)";

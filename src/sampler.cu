@@ -12,6 +12,9 @@
 #include <string>
 
 #include "cuda_check.h"
+
+// 64-bit num_items in DeviceScan and DeviceRadixSort (n > 2^31) needs CCCL >= 2.8.
+static_assert(CUB_VERSION >= 200800, "cuis needs CCCL (CUB) 2.8 or newer");
 #include "cuis/sampler.h"
 #include "kernels/draw.cuh"
 #include "kernels/finish.cuh"
@@ -95,10 +98,9 @@ Error make_layout(void* base, int64_t n, int64_t num_draws, const SampleOptions&
       l.keys[b] = c.take<uint64_t>(n);
       l.values[b] = c.take<int64_t>(n);
     }
-    CUIS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, l.cub_temp_bytes, static_cast<const uint64_t*>(nullptr),
-                                                  static_cast<uint64_t*>(nullptr),
-                                                  static_cast<const int64_t*>(nullptr),
-                                                  static_cast<int64_t*>(nullptr), n));
+    cub::DoubleBuffer<uint64_t> keys(nullptr, nullptr);
+    cub::DoubleBuffer<int64_t> values(nullptr, nullptr);
+    CUIS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, l.cub_temp_bytes, keys, values, n));
   }
   l.cub_temp = c.take<char>(l.cub_temp_bytes);
   if (o.weighting == Weighting::biased) l.terms = c.take<double>(3 * static_cast<size_t>(num_draws));
@@ -204,15 +206,19 @@ Error run_without_replacement(const SampleArgs& a, const SampleOptions& o, const
       kernels::KeyParams{a.scores, a.n, tr, kernels::RngArgs{o.rng, o.d_rng}, l.keys[0], l.values[0], l.header});
   CUIS_LAUNCH_CHECK(stream);
 
+  // DoubleBuffer: CUB ping-pongs between our two buffers instead of keeping
+  // copies in its temporary storage; which one ends up current is decided on
+  // the host from n alone, so this stays capturable.
   size_t temp_bytes = l.cub_temp_bytes;
-  CUIS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(l.cub_temp, temp_bytes, l.keys[0], l.keys[1], l.values[0],
-                                                l.values[1], a.n, 0, 64, stream));
+  cub::DoubleBuffer<uint64_t> keys(l.keys[0], l.keys[1]);
+  cub::DoubleBuffer<int64_t> values(l.values[0], l.values[1]);
+  CUIS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(l.cub_temp, temp_bytes, keys, values, a.n, 0, 64, stream));
 
   if (const Error e = grid_size((a.num_draws + kernels::KEY_THREADS - 1) / kernels::KEY_THREADS, 8, &grid);
       e != Error::success)
     return e;
   kernels::select_kernel<<<grid, kernels::KEY_THREADS, 0, stream>>>(
-      kernels::SelectParams{a.scores, a.n, a.candidate_ids, a.num_draws, l.keys[1], l.values[1], l.header, tr,
+      kernels::SelectParams{a.scores, a.n, a.candidate_ids, a.num_draws, keys.Current(), values.Current(), l.header, tr,
                             o.weighting, o.k, a.indices, a.weights, l.terms});
   CUIS_LAUNCH_CHECK(stream);
   return launch_finish(a, o, l, stream);
@@ -224,7 +230,7 @@ void set_max_grid_blocks(unsigned blocks) { g_max_grid_blocks.store(blocks, std:
 
 Error sample_injected(const SampleArgs& a, const SampleOptions& o, const u128* d_r1, const uint64_t* d_r2,
                       void* ws, size_t ws_bytes, cudaStream_t stream) {
-  if (!o.replacement) return set_error(Error::too_many_draws, "injected draws exist only with replacement");
+  if (!o.replacement) return set_error(Error::invalid_argument, "injected draws exist only with replacement");
   Layout l;
   if (const Error e = check_args(a, o, ws, ws_bytes, &l); e != Error::success) return e;
   if (!d_r1 || !d_r2) return set_error(Error::null_pointer, "injected draws must not be null");

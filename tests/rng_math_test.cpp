@@ -157,3 +157,21 @@ TEST(KarySearch, MatchesUpperBoundEverywhere) {
 }
 
 }  // namespace
+
+namespace {
+
+// U = 1 gives log U = 0: the key must be +0 (first), never -0 (sorted last).
+TEST(Keys, LargestUniformGivesPositiveZero) {
+  const u128 all_ones_low = ~uint64_t{0};
+  EXPECT_EQ(cuis::detail::exponential_key_bits(all_ones_low, 2.0), 0u);
+  EXPECT_EQ(cuis::detail::exponential_key_bits(all_ones_low, 0.0), 0x7ff0000000000000u);  // t = 0: +inf
+  EXPECT_LT(cuis::detail::exponential_key_bits(0, 1.0), 0x7ff0000000000000u);
+}
+
+// Without adaptive smoothing an unset (NaN) mean loss must not leak in.
+TEST(Transform, MeanLossIgnoredWithoutAdaptiveSmoothing) {
+  EXPECT_EQ(cuis::detail::smoothing_constant(0.25f, 0.0f, std::nanf("")), 0.25);
+  EXPECT_EQ(cuis::detail::smoothing_constant(0.25f, 0.5f, 1.0f), 0.75);
+}
+
+}  // namespace

@@ -100,7 +100,7 @@ class Gpu : public ::testing::Test {
 };
 
 TEST_F(Gpu, SameAsReferenceAcrossSizesAndOptions) {
-  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{99}, int64_t{4097}, (int64_t{1} << 20) + 3}) {
+  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{99}, int64_t{4096}, int64_t{4097}, (int64_t{1} << 20) + 3}) {
     for (const ScoreSet& set : gof_sets(n)) {
       if (std::all_of(set.scores.begin(), set.scores.end(), [](float x) { return x == 0.0f; })) continue;
       const std::string what = set.name + " n=" + std::to_string(n);
@@ -136,6 +136,9 @@ TEST_F(Gpu, SameAsReferenceLargeAndUnaligned) {
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(7 * i + 3);
   expect_same_as_reference(zipf_scores(100003), 5000, options(33), "candidate ids", &ids);
   expect_same_as_reference(zipf_scores(100003), 5000, options(34, false), "candidate ids without", &ids);
+  expect_same_as_reference(zipf_scores(100003), 5000, options(37, true, Weighting::biased, 0.3f), "ids biased", &ids);
+  expect_same_as_reference(zipf_scores(100003), 5000, options(38, false, Weighting::biased, 0.3f), "ids biased without",
+                           &ids);
 }
 
 // Every interval edge, injected: r1 = P_j - 1 and P_{j-1}; r2 = C_i - 1 and C_{i-1}.
@@ -276,6 +279,7 @@ TEST_F(Gpu, CapturedGraphReplaysWithAdvancingOffset) {
   for (bool repl : {true, false}) {
     cuis::SampleOptions o = options(77, repl, Weighting::biased, 0.5f);
     o.adaptive_smooth = 0.1f;
+    o.rng = cuis::RngState{77, 0};
     DeviceBuffer<float> d_s = upload(s);
     DeviceBuffer<cuis::RngState> d_rng = upload(std::vector<cuis::RngState>{{77, 0}});
     DeviceBuffer<float> d_mean = upload(std::vector<float>{0.5f});
@@ -293,9 +297,12 @@ TEST_F(Gpu, CapturedGraphReplaysWithAdvancingOffset) {
     CUIS_OK(ws.resize(bytes));
     cuis::SampleArgs a{d_s.data(), n, nullptr, b, d_idx.data(), d_w.data(), d_st.data()};
     cudaGraph_t graph;
+    CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));  // loads the modules before capture
+    CUDA_OK(cudaMemcpy(d_rng.data(), &o.rng, sizeof o.rng, cudaMemcpyHostToDevice));  // back to {77, 0}
     CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
-    CUDA_OK(cudaStreamEndCapture(stream, &graph));
+    const Error captured = cuis::sample(a, o, ws.data(), bytes, stream);
+    CUDA_OK(cudaStreamEndCapture(stream, &graph));  // ends the capture even when sample() failed
+    CUIS_OK(captured);
     cudaGraphExec_t exec;
     CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
     for (int replay = 0; replay < 2; ++replay) {
@@ -320,6 +327,40 @@ TEST_F(Gpu, CapturedGraphReplaysWithAdvancingOffset) {
     EXPECT_EQ(st.offset, 2 * cuis::counters_consumed(n, b, o));
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
+  }
+}
+
+// advance_rng = false leaves the device RNG state alone; weights = nullptr
+// with biased weighting still draws the same indices.
+TEST_F(Gpu, RngNotAdvancedAndWeightsOptional) {
+  const int64_t n = 5000, b = 300;
+  const std::vector<float> s = zipf_scores(n);
+  DeviceBuffer<float> d_s = upload(s);
+  DeviceBuffer<cuis::RngState> d_rng = upload(std::vector<cuis::RngState>{{9, 123}});
+  DeviceBuffer<int64_t> d_idx;
+  DeviceBuffer<cuis::DeviceStatus> d_st;
+  CUIS_OK(d_idx.resize(b));
+  CUIS_OK(d_st.resize(1));
+  for (bool repl : {true, false}) {
+    cuis::SampleOptions o = options(0, repl, Weighting::biased, 0.5f);
+    o.d_rng = d_rng.data();
+    o.advance_rng = false;
+    size_t bytes = 0;
+    CUIS_OK(cuis::sample_workspace_size(n, b, o, &bytes));
+    DeviceBuffer<char> ws;
+    CUIS_OK(ws.resize(bytes));
+    cuis::SampleArgs a{d_s.data(), n, nullptr, b, d_idx.data(), nullptr, d_st.data()};
+    CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
+    CUDA_OK(cudaStreamSynchronize(stream));
+    cuis::RngState st{};
+    CUDA_OK(cudaMemcpy(&st, d_rng.data(), sizeof st, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(st.seed, 9u);
+    EXPECT_EQ(st.offset, 123u);
+    std::vector<int64_t> idx(b);
+    CUDA_OK(cudaMemcpy(idx.data(), d_idx.data(), b * 8, cudaMemcpyDeviceToHost));
+    cuis::SampleOptions ro = options(9, repl, Weighting::biased, 0.5f);
+    ro.rng.offset = 123;
+    EXPECT_EQ(idx, ref_sample(s, b, ro).indices);
   }
 }
 

@@ -11,6 +11,7 @@ enum class Error : int32_t {
   success = 0,
   // Host-side argument checks (returned at once, nothing launched).
   null_pointer,
+  invalid_argument,      // an argument outside its domain not covered below
   empty_input,           // n == 0 or num_draws == 0
   too_many_draws,        // num_draws above the limit, or above n without replacement
   invalid_k,             // k > 1 or not finite

@@ -47,7 +47,9 @@ struct SampleOptions {
   float mean_loss = 0.0f;         // used when d_mean_loss is null
   const float* d_mean_loss = nullptr;  // device: running mean loss, read on device
   Weighting weighting = Weighting::unbiased;
-  float k = 0.5f;                 // exponent of Weighting::biased, in (-inf, 1]
+  float k = 0.5f;                 // exponent of Weighting::biased, in (-inf, 1]; where
+                                  // |k| log2(1/(n p)) leaves the double range the
+                                  // weights are not meaningful
   RngState rng;                   // used when d_rng is null
   RngState* d_rng = nullptr;      // device: read on device; see advance_rng
   bool advance_rng = true;        // with d_rng: add counters_consumed() to d_rng->offset
@@ -64,8 +66,10 @@ struct SampleArgs {
   DeviceStatus* status = nullptr;         // out: written by the call's last kernel
 };
 
-// Device workspace needed for a problem of this size and these options.
-// Host only; does not touch the device.
+// Device workspace needed for a problem of this size and these options, for
+// the current device. Enqueues nothing and does not synchronise, but CUB's size
+// queries read the device's attributes (so it creates the CUDA context, and
+// returns no_device where there is no GPU).
 Error sample_workspace_size(int64_t n, int64_t num_draws, const SampleOptions& opts, size_t* bytes);
 
 // Draw args.num_draws indices (with or without replacement) and their weights.

@@ -15,8 +15,8 @@
 // exact integer comparisons, so any launch configuration and the CPU reference
 // agree. Deviation from t_i / sum t: each q_i and M_j is off by less than one
 // unit, so sum_i |p_i - t_i / T| <= 2 (N + N / TILE) * 2^-52, plus the
-// multiply-shift bias of the draw (relative, below Q / 2^128 <= 2^-44 for
-// N < 2^31).
+// multiply-shift bias of the draw (relative, below Q / 2^128: 2^-44 for
+// N < 2^31, 2^-35 at the limit N = 2^40; inside a tile 2^-64).
 #pragma once
 
 #include <cstring>
@@ -40,6 +40,8 @@ struct TransformParams {
 };
 
 CUIS_HD double smoothing_constant(float c, float c_adaptive, float mean_loss) {
+  // Without adaptive smoothing the mean loss is not read (it may be unset).
+  if (c_adaptive == 0.0f) return static_cast<double>(c);
   return dadd(static_cast<double>(c), dmul(static_cast<double>(c_adaptive), static_cast<double>(mean_loss)));
 }
 
@@ -97,7 +99,7 @@ CUIS_HD uint64_t exponential_key_bits(u128 random, double t) {
   if (t > 0.0) {
     // U in (0, 1]: 53 random bits, never 0.
     const double u = dmul(static_cast<double>((lo64(random) >> 11) + 1), 1.1102230246251565e-16);
-    key = ddiv(-plog(u), t);
+    key = ddiv(dsub(0.0, plog(u)), t);  // 0 - log(1) is +0, never -0 (which would sort last)
   }
   uint64_t bits = 0;
   memcpy(&bits, &key, sizeof bits);

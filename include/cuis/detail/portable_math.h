@@ -15,6 +15,17 @@ constexpr double LN2 = 0.693147180559945309417232121458176568;
 constexpr double TWO_OVER_LN2 = 2.88539008177792681471984936200378427;
 constexpr double SQRT_HALF = 0.707106781186547524400844362104849039;
 
+// 1/n, correctly rounded. The series below call it in fully unrolled loops,
+// so it folds to a constant and they multiply instead of divide; the value is
+// the same wherever it is computed.
+CUIS_HD constexpr double recip(int n) { return 1.0 / n; }
+
+#if defined(__CUDA_ARCH__)
+#define CUIS_UNROLL _Pragma("unroll")
+#else
+#define CUIS_UNROLL
+#endif
+
 // log2(x) for finite x > 0.
 CUIS_HD double plog2(double x) {
   int k = 0;
@@ -26,15 +37,17 @@ CUIS_HD double plog2(double x) {
   // log(m) = 2 atanh(z), z = (m - 1) / (m + 1), |z| <= 0.1716.
   const double z = ddiv(dsub(m, 1.0), dadd(m, 1.0));
   const double z2 = dmul(z, z);
-  double p = 1.0 / 25.0;
-  for (int n = 11; n >= 0; --n) p = dadd(dmul(p, z2), 1.0 / (2 * n + 1));
+  double p = recip(25);
+  CUIS_UNROLL
+  for (int n = 11; n >= 0; --n) p = dadd(dmul(p, z2), recip(2 * n + 1));
   return dadd(dmul(dmul(z, p), TWO_OVER_LN2), static_cast<double>(k));
 }
 
 // exp(g) for |g| <= 0.35 by its Taylor series.
 CUIS_HD double pexp_small(double g) {
   double p = 1.0;
-  for (int n = 17; n >= 1; --n) p = dadd(1.0, ddiv(dmul(p, g), static_cast<double>(n)));
+  CUIS_UNROLL
+  for (int n = 17; n >= 1; --n) p = dadd(1.0, dmul(dmul(p, g), recip(n)));
   return p;
 }
 
@@ -63,7 +76,8 @@ CUIS_HD double pone_minus_exp_neg(double x) {
   if (x < 0.25) {
     // -expm1(-x) = x - x^2/2! + x^3/3! - ...
     double p = 1.0;
-    for (int n = 17; n >= 2; --n) p = dsub(1.0, ddiv(dmul(p, x), static_cast<double>(n)));
+    CUIS_UNROLL
+    for (int n = 17; n >= 2; --n) p = dsub(1.0, dmul(dmul(p, x), recip(n)));
     return dmul(x, p);
   }
   return dsub(1.0, pexp2(dmul(-x, 1.44269504088896340735992468100189214)));
