@@ -25,6 +25,12 @@ const char* error_string(Error e) {
     case Error::zero_total: return "all transformed scores are zero";
     case Error::not_enough_positive: return "fewer positive scores than draws without replacement";
     case Error::invalid_mean_loss: return "invalid mean loss for adaptive smoothing";
+    case Error::invalid_label: return "label out of range";
+    case Error::index_out_of_range: return "batch index out of range";
+    case Error::non_finite_value: return "non-finite value";
+    case Error::shape_mismatch: return "shape mismatch";
+    case Error::io_error: return "I/O error";
+    case Error::corrupt_checkpoint: return "corrupt checkpoint";
     case Error::cuda_error: return "CUDA error";
     case Error::out_of_memory: return "out of device memory";
     case Error::no_device: return "no CUDA device";
@@ -58,6 +64,18 @@ std::string describe(const DeviceStatus& s) {
       return buf;
     case Error::invalid_mean_loss:
       std::snprintf(buf, sizeof buf, "mean loss for adaptive smoothing is invalid (value %g)",
+                    static_cast<double>(s.value));
+      return buf;
+    case Error::invalid_label:
+      std::snprintf(buf, sizeof buf, "row %lld has label %g, outside [0, classes)", static_cast<long long>(s.index),
+                    static_cast<double>(s.value));
+      return buf;
+    case Error::index_out_of_range:
+      std::snprintf(buf, sizeof buf, "batch position %lld holds index %g, outside the dataset",
+                    static_cast<long long>(s.index), static_cast<double>(s.value));
+      return buf;
+    case Error::non_finite_value:
+      std::snprintf(buf, sizeof buf, "row %lld holds a non-finite value (%g)", static_cast<long long>(s.index),
                     static_cast<double>(s.value));
       return buf;
     case Error::not_enough_positive:

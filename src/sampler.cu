@@ -6,7 +6,6 @@
 #include <thrust/iterator/transform_iterator.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 #include <string>
@@ -20,6 +19,7 @@ static_assert(CUB_VERSION >= 200800, "cuis needs CCCL (CUB) 2.8 or newer");
 #include "kernels/finish.cuh"
 #include "kernels/tile_sums.cuh"
 #include "kernels/without_replacement.cuh"
+#include "launch.h"
 #include "size_limits.h"
 #include "sampler_internal.h"
 
@@ -106,19 +106,6 @@ Error make_layout(void* base, int64_t n, int64_t num_draws, const SampleOptions&
   if (o.weighting == Weighting::biased) l.terms = c.take<double>(3 * static_cast<size_t>(num_draws));
   l.total = c.used;
   *out = l;
-  return Error::success;
-}
-
-std::atomic<unsigned> g_max_grid_blocks{0};
-
-// Blocks for a grid-stride kernel: enough to fill the device, no more than needed.
-Error grid_size(int64_t work_blocks, int blocks_per_sm, unsigned* out) {
-  int device = 0, sms = 0;
-  CUIS_CUDA_TRY(cudaGetDevice(&device));
-  CUIS_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const unsigned forced = g_max_grid_blocks.load(std::memory_order_relaxed);
-  const int64_t cap = forced ? forced : static_cast<int64_t>(sms) * blocks_per_sm;
-  *out = static_cast<unsigned>(std::max<int64_t>(1, std::min(work_blocks, cap)));
   return Error::success;
 }
 
@@ -225,8 +212,6 @@ Error run_without_replacement(const SampleArgs& a, const SampleOptions& o, const
 }
 
 }  // namespace
-
-void set_max_grid_blocks(unsigned blocks) { g_max_grid_blocks.store(blocks, std::memory_order_relaxed); }
 
 Error sample_injected(const SampleArgs& a, const SampleOptions& o, const u128* d_r1, const uint64_t* d_r2,
                       void* ws, size_t ws_bytes, cudaStream_t stream) {

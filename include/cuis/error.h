@@ -26,6 +26,13 @@ enum class Error : int32_t {
   zero_total,            // every transformed score is zero
   not_enough_positive,   // without replacement: fewer positive scores than draws
   invalid_mean_loss,     // adaptive smoothing with a NaN, infinite or negative mean loss
+  invalid_label,         // a label outside [0, classes)
+  index_out_of_range,    // a batch index outside [0, rows)
+  non_finite_value,      // a NaN or infinite logit, prediction or target
+  // Model and checkpoint errors.
+  shape_mismatch,
+  io_error,
+  corrupt_checkpoint,
   // Runtime errors.
   cuda_error,
   out_of_memory,

@@ -1,0 +1,31 @@
+// Launch sizing: enough blocks to fill the device, no more than the work needs.
+#include "launch.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "cuda_check.h"
+
+namespace cuis {
+namespace detail {
+
+namespace {
+std::atomic<unsigned> g_max_grid_blocks{0};
+}
+
+void set_max_grid_blocks(unsigned blocks) { g_max_grid_blocks.store(blocks, std::memory_order_relaxed); }
+
+Error grid_size(int64_t work_blocks, int blocks_per_sm, unsigned* out) {
+  int device = 0, sms = 0;
+  CUIS_CUDA_TRY(cudaGetDevice(&device));
+  CUIS_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const unsigned forced = g_max_grid_blocks.load(std::memory_order_relaxed);
+  const int64_t cap = forced ? forced : static_cast<int64_t>(sms) * blocks_per_sm;
+  *out = static_cast<unsigned>(std::max<int64_t>(1, std::min(work_blocks, cap)));
+  return Error::success;
+}
+
+}  // namespace detail
+}  // namespace cuis

@@ -1,0 +1,20 @@
+// Internal: launch sizing shared by every host launcher.
+#pragma once
+
+#include <cstdint>
+
+#include "cuis/error.h"
+
+namespace cuis {
+namespace detail {
+
+// Blocks for a grid-stride kernel: min(work_blocks, SMs * blocks_per_sm), or
+// the test override of set_max_grid_blocks().
+Error grid_size(int64_t work_blocks, int blocks_per_sm, unsigned* out);
+
+// Caps the grid of every grid-stride kernel at `blocks` (0: automatic), so
+// tests can show that results do not depend on the launch configuration.
+void set_max_grid_blocks(unsigned blocks);
+
+}  // namespace detail
+}  // namespace cuis
