@@ -10,25 +10,12 @@
 #include <cstdint>
 
 #include "cuis/error.h"
+#include "loss_params.h"
 
 namespace cuis {
 namespace kernels {
 
-constexpr int LOSS_THREADS = 256;
-constexpr unsigned long long NO_BAD_ROW = ~0ull;
 
-struct CrossEntropyParams {
-  const float* logits;
-  const int32_t* labels;
-  int64_t rows;
-  int32_t classes;
-  const float* weights;
-  float grad_scale;
-  float* loss;
-  float* grad_norm;
-  float* dlogits;
-  unsigned long long* bad_row;
-};
 
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
@@ -49,19 +36,33 @@ __global__ void __launch_bounds__(LOSS_THREADS) cross_entropy_kernel(CrossEntrop
     const float* z = p.logits + row * p.classes;
     const int32_t y = p.labels[row];
     float m = -INFINITY;
+    int arg = p.classes;  // this lane's first arg-max
     bool finite = true;
     for (int c = lane; c < p.classes; c += 32) {
       const float v = z[c];
       finite &= isfinite(v);
-      m = fmaxf(m, v);
+      if (v > m) {
+        m = v;
+        arg = c;
+      }
     }
-    m = warp_max(m);
+    // Warp arg-max: the larger value, the smaller index on a tie.
+#pragma unroll
+    for (int d = 16; d > 0; d >>= 1) {
+      const float om = __shfl_xor_sync(0xffffffffu, m, d);
+      const int oa = __shfl_xor_sync(0xffffffffu, arg, d);
+      if (om > m || (om == m && oa < arg)) {
+        m = om;
+        arg = oa;
+      }
+    }
     const bool bad = !__all_sync(0xffffffffu, finite) || y < 0 || y >= p.classes;
     if (bad) {
       if (lane == 0) {
-        atomicMin(p.bad_row, static_cast<unsigned long long>(row));
+        atomicMin(p.bad_row, static_cast<unsigned long long>(row + p.row_offset));
         if (p.loss) p.loss[row] = NAN;
         if (p.grad_norm) p.grad_norm[row] = NAN;
+        if (p.correct) p.correct[row] = 0;
       }
       if (p.dlogits)
         for (int c = lane; c < p.classes; c += 32) p.dlogits[row * p.classes + c] = 0.0f;
@@ -82,47 +83,31 @@ __global__ void __launch_bounds__(LOSS_THREADS) cross_entropy_kernel(CrossEntrop
     if (lane == 0) {
       if (p.loss) p.loss[row] = m + logf(s) - z[y];
       if (p.grad_norm) p.grad_norm[row] = sqrtf(sq);
+      if (p.correct) p.correct[row] = arg == y ? 1 : 0;
     }
   }
 }
 
-struct SquaredErrorParams {
-  const float* prediction;
-  const float* target;
-  int64_t rows;
-  const float* weights;
-  float grad_scale;
-  float* loss;
-  float* dprediction;
-  unsigned long long* bad_row;
-};
 
 __global__ void __launch_bounds__(LOSS_THREADS) squared_error_kernel(SquaredErrorParams p) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * LOSS_THREADS + threadIdx.x; i < p.rows;
        i += static_cast<int64_t>(gridDim.x) * LOSS_THREADS) {
     const float d = p.prediction[i] - p.target[i];
     if (!isfinite(d)) {
-      atomicMin(p.bad_row, static_cast<unsigned long long>(i));
+      atomicMin(p.bad_row, static_cast<unsigned long long>(i + p.row_offset));
       if (p.loss) p.loss[i] = NAN;
+      if (p.grad_norm) p.grad_norm[i] = NAN;
       if (p.dprediction) p.dprediction[i] = 0.0f;
       continue;
     }
     if (p.loss) p.loss[i] = d * d;
+    if (p.grad_norm) p.grad_norm[i] = fabsf(2.0f * d);
     if (p.dprediction) p.dprediction[i] = (p.weights ? p.weights[i] : 1.0f) * p.grad_scale * 2.0f * d;
   }
 }
 
 // One thread: the DeviceStatus of the lowest bad row (cross-entropy when
 // labels is not null, else squared error over prediction/target).
-struct LossStatusParams {
-  const unsigned long long* bad_row;
-  const float* logits;  // or prediction
-  const float* target;  // squared error only
-  const int32_t* labels;
-  int32_t classes;
-  DeviceStatus* status;
-};
-
 __global__ void loss_status_kernel(LossStatusParams p) {
   const unsigned long long row = *p.bad_row;
   DeviceStatus st{Error::success, 0, -1, 0.0f, 0.0f, 0};

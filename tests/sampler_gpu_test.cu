@@ -15,6 +15,7 @@
 #include "sample_helpers.h"
 #include "sampler_internal.h"
 #include "score_sets.h"
+#include "gpu_fixture.h"
 #include "stats.h"
 
 namespace {
@@ -25,31 +26,8 @@ using cuis::u128;
 using cuis::Weighting;
 using namespace cuis_test;
 
-#define CUDA_OK(x) ASSERT_EQ((x), cudaSuccess) << #x
-#define CUIS_OK(x) ASSERT_EQ((x), Error::success) << #x << ": " << cuis::last_error_message()
-
-class Gpu : public ::testing::Test {
+class SamplerGpu : public Gpu {
  protected:
-  void SetUp() override {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-      (void)cudaGetLastError();
-      GTEST_SKIP() << "no CUDA device: GPU test skipped (run scripts/gpu-check on a GPU machine)";
-    }
-    CUDA_OK(cudaStreamCreate(&stream));
-  }
-  void TearDown() override {
-    if (stream) cudaStreamDestroy(stream);
-  }
-
-  template <class T>
-  DeviceBuffer<T> upload(const std::vector<T>& h) {
-    DeviceBuffer<T> d;
-    EXPECT_EQ(d.resize(h.size()), Error::success);
-    EXPECT_EQ(cudaMemcpy(d.data(), h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-    return d;
-  }
-
   // cuis::sample() into host vectors. `shift` offsets the scores by that many
   // floats inside a larger buffer (to test unaligned input).
   Drawn gpu_sample(const std::vector<float>& scores, int64_t draws, const cuis::SampleOptions& o,
@@ -96,10 +74,9 @@ class Gpu : public ::testing::Test {
     EXPECT_EQ(got.weights, want.weights) << what;  // bit-identical: shared arithmetic, fixed order
   }
 
-  cudaStream_t stream = nullptr;
 };
 
-TEST_F(Gpu, SameAsReferenceAcrossSizesAndOptions) {
+TEST_F(SamplerGpu, SameAsReferenceAcrossSizesAndOptions) {
   for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{99}, int64_t{4096}, int64_t{4097}, (int64_t{1} << 20) + 3}) {
     for (const ScoreSet& set : gof_sets(n)) {
       if (std::all_of(set.scores.begin(), set.scores.end(), [](float x) { return x == 0.0f; })) continue;
@@ -110,7 +87,7 @@ TEST_F(Gpu, SameAsReferenceAcrossSizesAndOptions) {
   }
 }
 
-TEST_F(Gpu, SameAsReferenceForEveryWeightingAndTransform) {
+TEST_F(SamplerGpu, SameAsReferenceForEveryWeightingAndTransform) {
   const std::vector<float> s = lognormal_scores(50000, 2.0);
   for (bool repl : {true, false}) {
     for (Weighting w : {Weighting::none, Weighting::unbiased, Weighting::biased}) {
@@ -126,7 +103,7 @@ TEST_F(Gpu, SameAsReferenceForEveryWeightingAndTransform) {
   }
 }
 
-TEST_F(Gpu, SameAsReferenceLargeAndUnaligned) {
+TEST_F(SamplerGpu, SameAsReferenceLargeAndUnaligned) {
   const int64_t n = (int64_t{1} << 24) + 1;
   expect_same_as_reference(half_two_one_scores(n), 100000, options(31), "2^24+1 #43115");
   expect_same_as_reference(zipf_scores(100003), 5000, options(32), "unaligned by 1 float", nullptr, 1);
@@ -142,7 +119,7 @@ TEST_F(Gpu, SameAsReferenceLargeAndUnaligned) {
 }
 
 // Every interval edge, injected: r1 = P_j - 1 and P_{j-1}; r2 = C_i - 1 and C_{i-1}.
-TEST_F(Gpu, InjectedDrawsAtEveryIntervalEdge) {
+TEST_F(SamplerGpu, InjectedDrawsAtEveryIntervalEdge) {
   const int64_t n = 9000;
   for (const ScoreSet& set : gof_sets(n)) {
     const cuis::SampleOptions o = options(1);
@@ -188,7 +165,7 @@ TEST_F(Gpu, InjectedDrawsAtEveryIntervalEdge) {
 }
 
 // The grid size must not change a single bit of the output.
-TEST_F(Gpu, IndependentOfLaunchConfiguration) {
+TEST_F(SamplerGpu, IndependentOfLaunchConfiguration) {
   const std::vector<float> s = extreme_range_scores(300000);
   for (bool repl : {true, false}) {
     const cuis::SampleOptions o = options(8, repl, Weighting::biased, 0.5f);
@@ -204,7 +181,7 @@ TEST_F(Gpu, IndependentOfLaunchConfiguration) {
 }
 
 // One million draws over 2^20 items (Zipf 1.1): chi-square at alpha 1e-3.
-TEST_F(Gpu, GoodnessOfFitOneMillionDraws) {
+TEST_F(SamplerGpu, GoodnessOfFitOneMillionDraws) {
   const int64_t n = int64_t{1} << 20, draws = 1000000;
   const std::vector<float> s = zipf_scores(n);
   const Drawn d = gpu_sample(s, draws, options(55));
@@ -222,7 +199,7 @@ TEST_F(Gpu, GoodnessOfFitOneMillionDraws) {
   EXPECT_GT(c.p_value, 1e-3) << c.statistic << " bins " << c.bins;
 }
 
-TEST_F(Gpu, BadScoresReportedOnDevice) {
+TEST_F(SamplerGpu, BadScoresReportedOnDevice) {
   std::vector<float> s = uniform_scores(70000);
   for (float v : {std::nanf(""), HUGE_VALF, -2.0f}) {
     for (bool repl : {true, false}) {
@@ -250,7 +227,7 @@ TEST_F(Gpu, BadScoresReportedOnDevice) {
   EXPECT_EQ(d.indices[0], -1);
 }
 
-TEST_F(Gpu, ArgumentErrorsLaunchNothing) {
+TEST_F(SamplerGpu, ArgumentErrorsLaunchNothing) {
   const std::vector<float> s = uniform_scores(100);
   EXPECT_EQ(gpu_sample(s, 3, options(1, true, Weighting::biased, 2.0f)).error, Error::invalid_k);
   EXPECT_EQ(gpu_sample(s, 101, options(1, false)).error, Error::too_many_draws);
@@ -273,7 +250,7 @@ TEST_F(Gpu, ArgumentErrorsLaunchNothing) {
 // Captured once, replayed twice: the device-resident RNG offset advances, so
 // the replays equal the reference at offsets 0 and B; the mean loss is read
 // from device memory at replay time.
-TEST_F(Gpu, CapturedGraphReplaysWithAdvancingOffset) {
+TEST_F(SamplerGpu, CapturedGraphReplaysWithAdvancingOffset) {
   const int64_t n = 100000, b = 4096;
   const std::vector<float> s = lognormal_scores(n, 1.0);
   for (bool repl : {true, false}) {
@@ -332,7 +309,7 @@ TEST_F(Gpu, CapturedGraphReplaysWithAdvancingOffset) {
 
 // advance_rng = false leaves the device RNG state alone; weights = nullptr
 // with biased weighting still draws the same indices.
-TEST_F(Gpu, RngNotAdvancedAndWeightsOptional) {
+TEST_F(SamplerGpu, RngNotAdvancedAndWeightsOptional) {
   const int64_t n = 5000, b = 300;
   const std::vector<float> s = zipf_scores(n);
   DeviceBuffer<float> d_s = upload(s);
@@ -366,7 +343,7 @@ TEST_F(Gpu, RngNotAdvancedAndWeightsOptional) {
 
 // n = 2^31 + 5000 with zeros except six items past 2^31: every draw lands on
 // them, in proportion (chi-square, alpha 1e-3, 60000 draws).
-TEST_F(Gpu, BeyondTwoToThe31) {
+TEST_F(SamplerGpu, BeyondTwoToThe31) {
   const int64_t n = (int64_t{1} << 31) + 5000;
   size_t free_b = 0, total_b = 0;
   CUDA_OK(cudaMemGetInfo(&free_b, &total_b));

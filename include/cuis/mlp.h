@@ -1,0 +1,75 @@
+// cuis::Mlp: the CUDA trainer of a multilayer perceptron, used both as the
+// network being trained and, at a small size, as the loss predictor
+// (METHOD.md section 1). GEMMs run in cuBLAS (FP32 by default); everything
+// else is cuis's own fused kernels.
+//
+// init() allocates every buffer once (parameters, gradients, optimizer state,
+// activations for batches of up to max_batch rows, a cuBLAS workspace); after
+// that, train_step() and score() enqueue work only: no host synchronisation,
+// no allocation, capturable in a CUDA graph (the Adam step count lives on the
+// device). Results are deterministic for a given GPU and batch size.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuis/checkpoint.h"
+#include "cuis/error.h"
+#include "cuis/mlp_config.h"
+
+namespace cuis {
+
+class Mlp {
+ public:
+  Mlp();
+  ~Mlp();
+  Mlp(Mlp&&) noexcept;
+  Mlp& operator=(Mlp&&) noexcept;
+  Mlp(const Mlp&) = delete;
+  Mlp& operator=(const Mlp&) = delete;
+
+  // Allocates and initialises (init_params(shape, seed)). Synchronous.
+  Error init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed);
+
+  // One step on the batch b (device pointers; b.batch <= max_batch): gather,
+  // forward, per-sample loss, backward, optimizer update. A bad batch (index
+  // out of range, non-finite feature or weight, bad label, non-finite output)
+  // skips the update and is reported in *status() after the step.
+  Error train_step(const TrainBatch& b, cudaStream_t stream);
+
+  // Forward-only per-sample loss (and gradient-norm bound) of rows
+  // indices[0..count) (rows 0..count-1 when indices is null), in chunks of
+  // max_batch: the scoring pass of the loss and gnorm samplers. The first bad
+  // row is reported in *status (device). No sync, no allocation, capturable.
+  Error score(const float* data, int64_t rows, const int32_t* labels, const float* targets, const int64_t* indices,
+              int64_t count, float* loss, float* grad_norm, DeviceStatus* status, cudaStream_t stream);
+
+  // Mean loss and error rate over a whole dataset (device pointers). Waits for
+  // the stream: an evaluation, not a training-step operation.
+  Error evaluate(const float* data, int64_t rows, const int32_t* labels, const float* targets, double* mean_loss,
+                 double* error_rate, cudaStream_t stream);
+
+  // The device status written by the last train_step().
+  const DeviceStatus* status() const;
+
+  // Host copies (synchronous) for checkpoints and tests.
+  Error checkpoint(Checkpoint* out, cudaStream_t stream) const;
+  // Same shape, loss and optimizer kind required; else shape_mismatch and no change.
+  Error restore(const Checkpoint& c, cudaStream_t stream);
+  Error save(const std::string& path, cudaStream_t stream) const;
+  // Reads and checks the whole file before touching the model.
+  Error load(const std::string& path, cudaStream_t stream);
+  Error gradients(std::vector<float>* out, cudaStream_t stream) const;
+
+  const MlpShape& shape() const;
+  int64_t max_batch() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m;
+};
+
+}  // namespace cuis

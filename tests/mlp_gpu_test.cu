@@ -1,0 +1,317 @@
+// The CUDA trainer and loss kernels against the CPU reference: per-sample
+// losses, gradients, several optimizer steps, training a tiny problem, a
+// graph-captured step, checkpoints, bad batches, chunked scoring.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "cuis/loss.h"
+#include "cuis/mlp.h"
+#include "cuis/reference_mlp.h"
+#include "gpu_fixture.h"
+
+namespace {
+
+using cuis::DeviceBuffer;
+using cuis::Error;
+using namespace cuis_test;
+
+struct Data {
+  std::vector<float> x, targets;
+  std::vector<int32_t> labels;
+};
+
+Data make_data(int64_t rows, int32_t features, int32_t classes, uint64_t seed) {
+  Data d{std::vector<float>(rows * features), std::vector<float>(rows), std::vector<int32_t>(rows)};
+  std::mt19937_64 g(seed);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (auto& v : d.x) v = n(g);
+  for (int64_t r = 0; r < rows; ++r) {
+    d.labels[r] = static_cast<int32_t>(g() % classes);
+    d.targets[r] = 0.5f * d.x[r * features] - 0.25f * d.x[r * features + 1];
+  }
+  return d;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel, double abs,
+                  const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int shown = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(got[i] - want[i]) <= abs + rel * std::fabs(want[i])) && shown++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: " << got[i] << " vs " << want[i];
+}
+
+class MlpGpu : public Gpu {
+ protected:
+  struct DeviceData {
+    DeviceBuffer<float> x, targets, weights, loss, norm;
+    DeviceBuffer<int32_t> labels;
+    DeviceBuffer<int64_t> idx;
+  };
+  DeviceData put(const Data& d, const std::vector<int64_t>& idx, const std::vector<float>& w) {
+    DeviceData dd;
+    dd.x = upload(d.x);
+    dd.targets = upload(d.targets);
+    dd.labels = upload(d.labels);
+    dd.idx = upload(idx);
+    dd.weights = upload(w);
+    EXPECT_EQ(dd.loss.resize(idx.size()), Error::success);
+    EXPECT_EQ(dd.norm.resize(idx.size()), Error::success);
+    return dd;
+  }
+  static cuis::TrainBatch batch(const Data& d, const DeviceData& dd, size_t b, bool device) {
+    cuis::TrainBatch t;
+    t.rows = static_cast<int64_t>(d.labels.size());
+    t.batch = static_cast<int64_t>(b);
+    if (device) {
+      t.data = dd.x.data();
+      t.labels = dd.labels.data();
+      t.targets = dd.targets.data();
+      t.indices = dd.idx.data();
+      t.weights = dd.weights.data();
+      t.loss = dd.loss.data();
+      t.grad_norm = dd.norm.data();
+    } else {
+      t.data = d.x.data();
+      t.labels = d.labels.data();
+      t.targets = d.targets.data();
+    }
+    return t;
+  }
+
+  // Several steps on both paths; compares per-sample losses, gradients, parameters.
+  void compare_steps(const cuis::MlpShape& shape, cuis::OptimizerConfig opt, int steps) {
+    const Data d = make_data(300, shape.sizes[0], shape.sizes.back(), 3);
+    std::vector<int64_t> idx(64);
+    std::vector<float> w(64);
+    for (int j = 0; j < 64; ++j) {
+      idx[j] = (j * 37) % 300;
+      w[j] = 0.5f + 0.02f * j;
+    }
+    const DeviceData dd = put(d, idx, w);
+    cuis::Mlp gpu;
+    CUIS_OK(gpu.init(shape, opt, 64, 7));
+    cuis::ref::Mlp cpu;
+    CUIS_OK(cpu.init(shape, opt, 7));
+    for (int s = 0; s < steps; ++s) {
+      CUIS_OK(gpu.train_step(batch(d, dd, 64, true), stream));
+      cuis::TrainBatch hb = batch(d, dd, 64, false);
+      hb.indices = idx.data();
+      hb.weights = w.data();
+      std::vector<float> loss(64), norm(64);
+      hb.loss = loss.data();
+      hb.grad_norm = norm.data();
+      cuis::DeviceStatus st{};
+      CUIS_OK(cpu.train_step(hb, &st));
+      ASSERT_EQ(st.code, Error::success);
+      expect_close(download(dd.loss.data(), 64), loss, 1e-4, 1e-5, "loss");
+      expect_close(download(dd.norm.data(), 64), norm, 1e-4, 1e-5, "grad norm");
+      std::vector<float> g;
+      CUIS_OK(gpu.gradients(&g, stream));
+      expect_close(g, cpu.grads(), 1e-3, 1e-5, "gradients");
+    }
+    cuis::Checkpoint c;
+    CUIS_OK(gpu.checkpoint(&c, stream));
+    EXPECT_EQ(c.step, static_cast<uint64_t>(steps));
+    expect_close(c.params, cpu.params(), 1e-3, 1e-5, "parameters");
+    cuis::DeviceStatus st{};
+    CUDA_OK(cudaMemcpy(&st, gpu.status(), sizeof st, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(st.code, Error::success);
+  }
+};
+
+TEST_F(MlpGpu, MatchesReferenceOverSeveralSteps) {
+  cuis::OptimizerConfig adam;
+  adam.weight_decay = 1e-4f;
+  cuis::OptimizerConfig sgd;
+  sgd.kind = cuis::OptimizerKind::sgd;
+  sgd.lr = 0.05f;
+  sgd.weight_decay = 1e-4f;
+  compare_steps({{20, 32, 16, 10}, cuis::Activation::relu, cuis::LossKind::cross_entropy}, adam, 5);
+  compare_steps({{20, 24, 10}, cuis::Activation::tanh, cuis::LossKind::cross_entropy}, sgd, 5);
+  compare_steps({{20, 16, 1}, cuis::Activation::tanh, cuis::LossKind::squared_error}, adam, 5);
+}
+
+TEST_F(MlpGpu, LossKernelMatchesReference) {
+  for (int32_t classes : {1, 2, 10, 1000}) {
+    const int64_t rows = 77;
+    std::vector<float> z(rows * classes);
+    std::vector<int32_t> y(rows);
+    std::mt19937_64 g(classes);
+    std::normal_distribution<float> n(0.0f, 3.0f);
+    for (auto& v : z) v = n(g);
+    z[0] = 1e4f;  // extreme logits in row 0
+    if (classes > 1) z[1] = -1e4f;
+    for (auto& l : y) l = static_cast<int32_t>(g() % classes);
+    DeviceBuffer<float> dz = upload(z), loss, norm, grad;
+    DeviceBuffer<int32_t> dy = upload(y);
+    DeviceBuffer<cuis::DeviceStatus> st;
+    CUIS_OK(loss.resize(rows));
+    CUIS_OK(norm.resize(rows));
+    CUIS_OK(grad.resize(rows * classes));
+    CUIS_OK(st.resize(1));
+    cuis::CrossEntropyArgs a;
+    a.logits = dz.data();
+    a.labels = dy.data();
+    a.rows = rows;
+    a.classes = classes;
+    a.grad_scale = 0.5f;
+    a.loss = loss.data();
+    a.grad_norm = norm.data();
+    a.dlogits = grad.data();
+    a.status = st.data();
+    CUIS_OK(cuis::cross_entropy(a, stream));
+    std::vector<float> want_loss(rows), want_norm(rows), want_grad(rows * classes);
+    for (int64_t r = 0; r < rows; ++r)
+      ASSERT_EQ(cuis::ref::cross_entropy_row(&z[r * classes], classes, y[r], 0.5f, &want_loss[r], &want_norm[r],
+                                             &want_grad[r * classes]),
+                Error::success);
+    expect_close(download(loss.data(), rows), want_loss, 1e-5, 1e-5, "loss");
+    expect_close(download(norm.data(), rows), want_norm, 1e-5, 1e-6, "norm");
+    expect_close(download(grad.data(), rows * classes), want_grad, 1e-5, 1e-7, "dlogits");
+    EXPECT_EQ(download(st.data(), 1)[0].code, Error::success);
+    // A bad label in row 40 and a NaN in row 50: row 40 is reported.
+    y[40] = classes;
+    z[50 * classes] = NAN;
+    dz = upload(z);
+    dy = upload(y);
+    a.logits = dz.data();
+    a.labels = dy.data();
+    CUIS_OK(cuis::cross_entropy(a, stream));
+    const cuis::DeviceStatus s = download(st.data(), 1)[0];
+    EXPECT_EQ(s.code, Error::invalid_label);
+    EXPECT_EQ(s.index, 40);
+    EXPECT_EQ(s.value, static_cast<float>(classes));
+    const std::vector<float> l = download(loss.data(), rows);
+    EXPECT_TRUE(std::isnan(l[40]) && std::isnan(l[50]));
+    EXPECT_EQ(download(grad.data() + 50 * classes, classes), std::vector<float>(classes, 0.0f));
+  }
+}
+
+TEST_F(MlpGpu, TrainsTinyProblemToNearZeroLoss) {
+  const Data d = make_data(32, 8, 4, 2);
+  std::vector<int64_t> idx(32);
+  for (int j = 0; j < 32; ++j) idx[j] = j;
+  const DeviceData dd = put(d, idx, std::vector<float>(32, 1.0f));
+  cuis::OptimizerConfig opt;
+  opt.lr = 0.01f;
+  cuis::Mlp m;
+  CUIS_OK(m.init({{8, 32, 4}, cuis::Activation::tanh, cuis::LossKind::cross_entropy}, opt, 32, 1));
+  for (int s = 0; s < 600; ++s) CUIS_OK(m.train_step(batch(d, dd, 32, true), stream));
+  double loss = 0, err = 1;
+  CUIS_OK(m.evaluate(dd.x.data(), 32, dd.labels.data(), nullptr, &loss, &err, stream));
+  EXPECT_LT(loss, 0.05);
+  EXPECT_EQ(err, 0.0);
+}
+
+// One step captured in a graph and replayed three times equals three plain steps, bit for bit.
+TEST_F(MlpGpu, CapturedStepEqualsPlainSteps) {
+  const cuis::MlpShape shape{{16, 32, 5}, cuis::Activation::relu, cuis::LossKind::cross_entropy};
+  const Data d = make_data(100, 16, 5, 4);
+  std::vector<int64_t> idx(50);
+  for (int j = 0; j < 50; ++j) idx[j] = (j * 7) % 100;
+  const DeviceData dd = put(d, idx, std::vector<float>(50, 1.0f));
+  cuis::Mlp plain, captured;
+  CUIS_OK(plain.init(shape, {}, 50, 9));
+  CUIS_OK(captured.init(shape, {}, 50, 9));
+  for (int s = 0; s < 3; ++s) CUIS_OK(plain.train_step(batch(d, dd, 50, true), stream));
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  const Error e = captured.train_step(batch(d, dd, 50, true), stream);
+  CUDA_OK(cudaStreamEndCapture(stream, &graph));
+  CUIS_OK(e);
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int s = 0; s < 3; ++s) CUDA_OK(cudaGraphLaunch(exec, stream));
+  CUDA_OK(cudaStreamSynchronize(stream));
+  cuis::Checkpoint a, b;
+  CUIS_OK(plain.checkpoint(&a, stream));
+  CUIS_OK(captured.checkpoint(&b, stream));
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(b.step, 3u);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+}
+
+TEST_F(MlpGpu, BadBatchSkipsUpdate) {
+  Data d = make_data(40, 6, 3, 5);
+  std::vector<int64_t> idx = {1, 2, 40, 3};
+  DeviceData dd = put(d, idx, std::vector<float>(4, 1.0f));
+  cuis::Mlp m;
+  CUIS_OK(m.init({{6, 8, 3}, cuis::Activation::relu, cuis::LossKind::cross_entropy}, {}, 8, 2));
+  cuis::Checkpoint before, after;
+  CUIS_OK(m.checkpoint(&before, stream));
+  CUIS_OK(m.train_step(batch(d, dd, 4, true), stream));
+  cuis::DeviceStatus st = download(m.status(), 1)[0];
+  EXPECT_EQ(st.code, Error::index_out_of_range);
+  EXPECT_EQ(st.index, 2);
+  EXPECT_EQ(st.value, 40.0f);
+  idx[2] = 4;
+  d.labels[3] = -5;
+  dd = put(d, idx, std::vector<float>(4, 1.0f));
+  CUIS_OK(m.train_step(batch(d, dd, 4, true), stream));
+  st = download(m.status(), 1)[0];
+  EXPECT_EQ(st.code, Error::invalid_label);
+  EXPECT_EQ(st.index, 3);
+  CUIS_OK(m.checkpoint(&after, stream));
+  EXPECT_EQ(after.params, before.params);
+  EXPECT_EQ(after.step, 0u);
+}
+
+TEST_F(MlpGpu, ChunkedScoreAndEvaluateMatchReference) {
+  const cuis::MlpShape shape{{12, 20, 7}, cuis::Activation::tanh, cuis::LossKind::cross_entropy};
+  const Data d = make_data(1000, 12, 7, 6);
+  std::vector<int64_t> idx(333);
+  for (int j = 0; j < 333; ++j) idx[j] = (j * 13 + 5) % 1000;
+  const DeviceData dd = put(d, idx, std::vector<float>(333, 1.0f));
+  cuis::Mlp gpu;
+  CUIS_OK(gpu.init(shape, {}, 64, 3));  // 333 candidates: six chunks
+  cuis::ref::Mlp cpu;
+  CUIS_OK(cpu.init(shape, {}, 3));
+  DeviceBuffer<cuis::DeviceStatus> st;
+  CUIS_OK(st.resize(1));
+  CUIS_OK(gpu.score(dd.x.data(), 1000, dd.labels.data(), nullptr, dd.idx.data(), 333, dd.loss.data(), dd.norm.data(),
+                    st.data(), stream));
+  std::vector<float> loss(333), norm(333);
+  cuis::DeviceStatus hs{};
+  CUIS_OK(cpu.score(d.x.data(), 1000, d.labels.data(), nullptr, idx.data(), 333, loss.data(), norm.data(), &hs));
+  expect_close(download(dd.loss.data(), 333), loss, 1e-4, 1e-5, "score loss");
+  expect_close(download(dd.norm.data(), 333), norm, 1e-4, 1e-5, "score norm");
+  EXPECT_EQ(download(st.data(), 1)[0].code, Error::success);
+  double gl = 0, ge = 0, cl = 0, ce = 0;
+  CUIS_OK(gpu.evaluate(dd.x.data(), 1000, dd.labels.data(), nullptr, &gl, &ge, stream));
+  CUIS_OK(cpu.evaluate(d.x.data(), 1000, d.labels.data(), nullptr, &cl, &ce));
+  EXPECT_NEAR(gl, cl, 1e-5 * cl);
+  EXPECT_NEAR(ge, ce, 2.0 / 1000);  // a near-tie may flip one arg-max
+}
+
+TEST_F(MlpGpu, CheckpointRoundTripAndRejection) {
+  const cuis::MlpShape shape{{6, 9, 4}, cuis::Activation::relu, cuis::LossKind::cross_entropy};
+  cuis::Mlp a, b;
+  CUIS_OK(a.init(shape, {}, 8, 1));
+  CUIS_OK(b.init(shape, {}, 8, 2));
+  const std::string path = ::testing::TempDir() + "cuis_gpu_ckpt.bin";
+  CUIS_OK(a.save(path, stream));
+  CUIS_OK(b.load(path, stream));
+  cuis::Checkpoint ca, cb;
+  CUIS_OK(a.checkpoint(&ca, stream));
+  CUIS_OK(b.checkpoint(&cb, stream));
+  EXPECT_EQ(ca.params, cb.params);
+  cuis::Mlp other;
+  CUIS_OK(other.init({{6, 10, 4}, cuis::Activation::relu, cuis::LossKind::cross_entropy}, {}, 8, 3));
+  cuis::Checkpoint before, after;
+  CUIS_OK(other.checkpoint(&before, stream));
+  EXPECT_EQ(other.load(path, stream), Error::shape_mismatch);
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << "CUISCKPT garbage"; }
+  EXPECT_EQ(other.load(path, stream), Error::corrupt_checkpoint);
+  CUIS_OK(other.checkpoint(&after, stream));
+  EXPECT_EQ(before.params, after.params);
+  std::remove(path.c_str());
+}
+
+}  // namespace
