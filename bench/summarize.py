@@ -18,6 +18,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cuis", required=True)
     ap.add_argument("--torch")
+    ap.add_argument("--trainer", help="cuis_bench_trainer JSON")
+    ap.add_argument("--torch-trainer", help="torch_trainer.py JSON")
     ap.add_argument("--commit", default="unknown")
     ap.add_argument("--date", default="unknown")
     args = ap.parse_args()
@@ -45,6 +47,25 @@ def main():
         speed = f"{mult / t:.1f}x" if mult else "-"
         print(f"| {name.split('/')[0]}{'' if parts.get('repl', '1') == '1' else ' (without repl.)'} | {log2n} | {draws} | "
               f"{t:.2f} | {b['x_floor']:.2f} | {f'{mult:.1f}' if mult else '-'} | {f'{cs:.1f}' if cs else '-'} | {speed} |")
+
+    tr = load(args.trainer)
+    if tr:
+        tt = {r["batch"]: r for r in (load(args.torch_trainer) or {"runs": []})["runs"]}
+        print(f"\n## Training step (784-512-512-10, ReLU, Adam)\n\nFP32 GEMM throughput in the same binary: "
+              f"{float(tr.get('context', {}).get('fp32_gemm_TFLOPs', 0)):.1f} TFLOP/s.\n")
+        print("| benchmark | batch | us per step | samples/s | x GEMM floor | PyTorch eager us | PyTorch graph us | vs eager | vs graph |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for b in tr.get("benchmarks", []):
+            if b.get("run_type") == "aggregate" or "samples_per_s" not in b:
+                continue
+            name = b["name"]
+            batch = int(name.split("batch:")[1].split("/")[0])
+            t = b["real_time"]
+            ref = tt.get(batch, {})
+            e, g = ref.get("eager_us"), ref.get("graph_us")
+            print(f"| {name.split('/')[0]} | {batch} | {t:.1f} | {b['samples_per_s']:.3g} | {b['x_gemm_floor']:.2f} | "
+                  f"{f'{e:.1f}' if e else '-'} | {f'{g:.1f}' if g else '-'} | {f'{e / t:.2f}x' if e else '-'} | "
+                  f"{f'{g / t:.2f}x' if g else '-'} |")
 
 
 if __name__ == "__main__":

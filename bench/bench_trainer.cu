@@ -1,0 +1,204 @@
+// Training-step throughput of the reference MLP (784-512-512-10, ReLU, Adam)
+// at batch 128 and 1024 with uniformly drawn batches, plain and replayed in a
+// CUDA graph, against the GEMM floor: the step's matrix FLOPs over the FP32
+// GEMM throughput measured in this binary. Exits 0 with a message without a GPU.
+#include <benchmark/benchmark.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuis/device_buffer.h"
+#include "cuis/mlp.h"
+
+namespace {
+
+using cuis::DeviceBuffer;
+
+constexpr int64_t ROWS = 60000, FEATURES = 784, CLASSES = 10, BATCHES = 64;
+const std::vector<int32_t> SIZES = {784, 512, 512, 10};
+
+double g_gemm_flops = 0.0;  // FP32 cuBLAS GEMM, FLOP/s
+cudaStream_t g_stream;
+cudaEvent_t g_start, g_stop;
+DeviceBuffer<float> g_x;
+DeviceBuffer<int32_t> g_labels;
+
+// FLOPs of one step's GEMMs: forward, dW, and dX for every layer but the first.
+double step_flops(int64_t batch) {
+  double f = 0.0;
+  for (size_t l = 0; l + 1 < SIZES.size(); ++l) {
+    const double mn = 2.0 * batch * SIZES[l] * SIZES[l + 1];
+    f += (l == 0 ? 2.0 : 3.0) * mn;
+  }
+  return f;
+}
+
+struct Setup {
+  cuis::Mlp mlp;
+  DeviceBuffer<int64_t> indices;  // BATCHES uniform batches
+};
+
+bool make(int64_t batch, Setup* s, benchmark::State& state) {
+  if (s->mlp.init({SIZES, cuis::Activation::relu, cuis::LossKind::cross_entropy}, {}, batch, 1) !=
+      cuis::Error::success) {
+    state.SkipWithError(cuis::last_error_message().c_str());
+    return false;
+  }
+  std::vector<int64_t> idx(batch * BATCHES);
+  std::mt19937_64 g(3);
+  for (auto& i : idx) i = static_cast<int64_t>(g() % ROWS);
+  if (s->indices.resize(idx.size()) != cuis::Error::success ||
+      cudaMemcpy(s->indices.data(), idx.data(), idx.size() * 8, cudaMemcpyHostToDevice) != cudaSuccess) {
+    state.SkipWithError("upload failed");
+    return false;
+  }
+  return true;
+}
+
+cuis::TrainBatch batch_at(const Setup& s, int64_t batch, int64_t k) {
+  cuis::TrainBatch b;
+  b.data = g_x.data();
+  b.rows = ROWS;
+  b.labels = g_labels.data();
+  b.indices = s.indices.data() + (k % BATCHES) * batch;
+  b.batch = batch;
+  return b;
+}
+
+void report(benchmark::State& state, int64_t batch, double seconds_per_step) {
+  state.counters["samples_per_s"] = static_cast<double>(batch) / seconds_per_step;
+  state.counters["gemm_floor_us"] = step_flops(batch) / g_gemm_flops * 1e6;
+  state.counters["x_gemm_floor"] = seconds_per_step / (step_flops(batch) / g_gemm_flops);
+}
+
+constexpr int STEPS = 50;
+
+void BM_TrainStep(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  Setup s;
+  if (!make(batch, &s, state)) return;
+  for (int k = 0; k < 3; ++k) s.mlp.train_step(batch_at(s, batch, k), g_stream);
+  double total = 0.0;
+  for (auto _ : state) {
+    cudaEventRecord(g_start, g_stream);
+    for (int k = 0; k < STEPS; ++k)
+      if (s.mlp.train_step(batch_at(s, batch, k), g_stream) != cuis::Error::success) {
+        state.SkipWithError(cuis::last_error_message().c_str());
+        return;
+      }
+    cudaEventRecord(g_stop, g_stream);
+    cudaEventSynchronize(g_stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, g_start, g_stop);
+    state.SetIterationTime(ms / 1e3 / STEPS);
+    total += ms / 1e3;
+  }
+  report(state, batch, total / (state.iterations() * STEPS));
+}
+
+// One captured step per batch slot; the graphs replayed back to back.
+void BM_TrainStepGraph(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  Setup s;
+  if (!make(batch, &s, state)) return;
+  std::vector<cudaGraphExec_t> execs;
+  for (int k = 0; k < 4; ++k) {
+    cudaGraph_t graph;
+    cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal);
+    const cuis::Error e = s.mlp.train_step(batch_at(s, batch, k), g_stream);
+    cudaStreamEndCapture(g_stream, &graph);
+    cudaGraphExec_t exec;
+    if (e != cuis::Error::success || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+      state.SkipWithError("capture failed");
+      return;
+    }
+    cudaGraphDestroy(graph);
+    execs.push_back(exec);
+  }
+  for (auto exec : execs) cudaGraphLaunch(exec, g_stream);
+  double total = 0.0;
+  for (auto _ : state) {
+    cudaEventRecord(g_start, g_stream);
+    for (int k = 0; k < STEPS; ++k) cudaGraphLaunch(execs[k % execs.size()], g_stream);
+    cudaEventRecord(g_stop, g_stream);
+    cudaEventSynchronize(g_stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, g_start, g_stop);
+    state.SetIterationTime(ms / 1e3 / STEPS);
+    total += ms / 1e3;
+  }
+  for (auto exec : execs) cudaGraphExecDestroy(exec);
+  report(state, batch, total / (state.iterations() * STEPS));
+}
+
+// FP32 GEMM throughput (4096^3), the denominator of the floor.
+bool measure_gemm() {
+  const int n = 4096;
+  DeviceBuffer<float> a, b, c;
+  if (a.resize(size_t{1} * n * n) != cuis::Error::success || b.resize(size_t{1} * n * n) != cuis::Error::success ||
+      c.resize(size_t{1} * n * n) != cuis::Error::success)
+    return false;
+  cudaMemset(a.data(), 0, a.bytes());
+  cudaMemset(b.data(), 0, b.bytes());
+  cublasHandle_t h;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return false;
+  cublasSetStream(h, g_stream);
+  const float one = 1.0f, zero = 0.0f;
+  float best = 1e30f;
+  for (int i = 0; i < 10; ++i) {
+    cudaEventRecord(g_start, g_stream);
+    cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), n, b.data(), n, &zero, c.data(), n);
+    cudaEventRecord(g_stop, g_stream);
+    cudaEventSynchronize(g_stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, g_start, g_stop);
+    if (i > 1) best = std::min(best, ms);
+  }
+  cublasDestroy(h);
+  g_gemm_flops = 2.0 * n * n * n / (best / 1e3);
+  return cudaGetLastError() == cudaSuccess;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("cuis_bench_trainer: no CUDA device; nothing to measure\n");
+    return 0;
+  }
+  cudaStreamCreate(&g_stream);
+  cudaEventCreate(&g_start);
+  cudaEventCreate(&g_stop);
+  std::vector<float> x(ROWS * FEATURES);
+  std::vector<int32_t> labels(ROWS);
+  std::mt19937_64 g(1);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (auto& v : x) v = u(g);
+  for (auto& l : labels) l = static_cast<int32_t>(g() % CLASSES);
+  if (g_x.resize(x.size()) != cuis::Error::success || g_labels.resize(labels.size()) != cuis::Error::success ||
+      cudaMemcpy(g_x.data(), x.data(), x.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
+      cudaMemcpy(g_labels.data(), labels.data(), labels.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
+      !measure_gemm()) {
+    std::printf("cuis_bench_trainer: set-up failed\n");
+    return 1;
+  }
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  benchmark::AddCustomContext("device", prop.name);
+  benchmark::AddCustomContext("fp32_gemm_TFLOPs", std::to_string(g_gemm_flops / 1e12));
+  for (int64_t b : {128, 1024}) {
+    benchmark::RegisterBenchmark("BM_TrainStep", BM_TrainStep)->Arg(b)->ArgName("batch")->UseManualTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("BM_TrainStepGraph", BM_TrainStepGraph)->Arg(b)->ArgName("batch")->UseManualTime()->Unit(benchmark::kMicrosecond);
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  g_x.release();
+  g_labels.release();
+  return 0;
+}
