@@ -31,6 +31,7 @@ const char* error_string(Error e) {
     case Error::shape_mismatch: return "shape mismatch";
     case Error::io_error: return "I/O error";
     case Error::corrupt_checkpoint: return "corrupt checkpoint";
+    case Error::corrupt_data: return "corrupt data file";
     case Error::cuda_error: return "CUDA error";
     case Error::out_of_memory: return "out of device memory";
     case Error::no_device: return "no CUDA device";

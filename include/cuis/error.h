@@ -33,6 +33,7 @@ enum class Error : int32_t {
   shape_mismatch,
   io_error,
   corrupt_checkpoint,
+  corrupt_data,          // a dataset file that is truncated, corrupt or lying
   // Runtime errors.
   cuda_error,
   out_of_memory,
