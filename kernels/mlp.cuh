@@ -66,7 +66,9 @@ __global__ void __launch_bounds__(MLP_THREADS) gather_kernel(GatherParams p) {
       if (p.batch_targets) p.batch_targets[j] = in_range ? p.targets[row] : 0.0f;
     }
     if (bad) atomicMin(&p.flags->gather_bad, static_cast<unsigned long long>(j + p.pos_offset));
-    p.x[e] = bad ? 0.0f : v;
+    // A bad element becomes NaN, so the row's loss comes out NaN (and the
+    // step is skipped) instead of a finite, meaningless number.
+    p.x[e] = bad ? NAN : v;
   }
 }
 
@@ -113,8 +115,10 @@ struct BatchStatusParams {
 __global__ void batch_status_kernel(BatchStatusParams p) {
   if (p.keep_earlier_error && p.status->code != Error::success) return;
   DeviceStatus st{Error::success, 0, -1, 0.0f, 0.0f, 0};
+  // The lowest bad position wins; at one position a gather problem (index,
+  // feature, weight) is named before a loss problem (label, output).
   const unsigned long long g = p.flags->gather_bad, l = p.flags->loss_bad;
-  if (g != ~0ull) {
+  if (g != ~0ull && g <= l) {
     const int64_t j = static_cast<int64_t>(g);
     const int64_t row = p.indices ? p.indices[j] : j;
     st.index = j;

@@ -68,7 +68,7 @@ struct Mlp::Impl {
   DeviceBuffer<char> blas_ws;
   DeviceBuffer<kernels::BatchFlags> flags;
   DeviceBuffer<kernels::StepState> step;
-  DeviceBuffer<DeviceStatus> status;
+  DeviceBuffer<DeviceStatus> status, eval_status;
 
   ~Impl() {
     if (blas) cublasDestroy(blas);
@@ -76,10 +76,17 @@ struct Mlp::Impl {
   int32_t classes() const { return shape.sizes.back(); }
   float* act(size_t l) const { return acts.data() + act_offset[l]; }
 
+  // cublasSetStream resets the workspace to cuBLAS's own pool: set ours again,
+  // so that captured graphs hold no allocations and plain and captured steps
+  // pick the same GEMM algorithms.
   Error bind(cudaStream_t s) {
     CUIS_BLAS_TRY(cublasSetStream(blas, s));
+    CUIS_BLAS_TRY(cublasSetWorkspace(blas, blas_ws.data(), BLAS_WORKSPACE));
     return Error::success;
   }
+  // Only the inputs this model's loss reads.
+  const int32_t* used(const int32_t* labels) const { return shape.loss == LossKind::cross_entropy ? labels : nullptr; }
+  const float* used(const float* targets) const { return shape.loss == LossKind::squared_error ? targets : nullptr; }
 
   // acts[L] = network(acts[0]) for n rows.
   Error forward(int64_t n, cudaStream_t s) {
@@ -243,6 +250,7 @@ Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_b
   CUIS_TRY(d.flags.resize(1));
   CUIS_TRY(d.step.resize(1));
   CUIS_TRY(d.status.resize(1));
+  CUIS_TRY(d.eval_status.resize(1));
   CUIS_BLAS_TRY(cublasCreate(&d.blas));
   CUIS_BLAS_TRY(cublasSetWorkspace(d.blas, d.blas_ws.data(), BLAS_WORKSPACE));
   CUIS_BLAS_TRY(cublasSetMathMode(d.blas, CUBLAS_DEFAULT_MATH));  // FP32, no TF32
@@ -255,6 +263,7 @@ Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_b
   CUIS_CUDA_TRY(cudaMemcpy(d.ones.data(), ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
   CUIS_CUDA_TRY(cudaMemcpy(d.step.data(), &zero_step, sizeof zero_step, cudaMemcpyHostToDevice));
   CUIS_CUDA_TRY(cudaMemcpy(d.status.data(), &ok, sizeof ok, cudaMemcpyHostToDevice));
+  CUIS_CUDA_TRY(cudaDeviceSynchronize());  // the memsets and staged copies are done before any stream uses them
   m = std::move(impl);
   return set_error(Error::success, "");
 }
@@ -268,11 +277,13 @@ Error Mlp::train_step(const TrainBatch& b, cudaStream_t s) {
                                                   std::to_string(d.max_batch) + "]");
   CUIS_TRY(d.bind(s));
   CUIS_CUDA_TRY(cudaMemsetAsync(d.flags.data(), 0xFF, sizeof(kernels::BatchFlags), s));
-  CUIS_TRY(d.gather(b.data, b.rows, b.labels, b.targets, b.indices, b.weights, 0, b.batch, s));
+  const int32_t* labels = d.used(b.labels);
+  const float* targets = d.used(b.targets);
+  CUIS_TRY(d.gather(b.data, b.rows, labels, targets, b.indices, b.weights, 0, b.batch, s));
   CUIS_TRY(d.forward(b.batch, s));
   CUIS_TRY(d.loss(b.batch, b.weights, 1.0f / static_cast<float>(b.batch), b.loss, b.grad_norm, true, nullptr, 0, s));
   CUIS_TRY(d.backward(b.batch, s));
-  CUIS_TRY(d.status_kernel(b.data, b.rows, b.labels, b.targets, b.indices, b.weights, 0, false, d.status.data(), true, s));
+  CUIS_TRY(d.status_kernel(b.data, b.rows, labels, targets, b.indices, b.weights, 0, false, d.status.data(), true, s));
   CUIS_TRY(d.update(s));
   return set_error(Error::success, "");
 }
@@ -285,6 +296,8 @@ Error Mlp::score(const float* data, int64_t rows, const int32_t* labels, const f
   if (!loss || !status) return set_error(Error::null_pointer, "score: loss and status are required");
   if (count < 1) return set_error(Error::empty_input, "score: count must be positive");
   CUIS_TRY(d.bind(s));
+  labels = d.used(labels);
+  targets = d.used(targets);
   for (int64_t first = 0; first < count; first += d.max_batch) {
     const int64_t n = std::min(d.max_batch, count - first);
     CUIS_CUDA_TRY(cudaMemsetAsync(d.flags.data(), 0xFF, sizeof(kernels::BatchFlags), s));
@@ -303,6 +316,8 @@ Error Mlp::evaluate(const float* data, int64_t rows, const int32_t* labels, cons
   CUIS_TRY(d.check_data(data, rows, labels, targets));
   if (!mean_loss) return set_error(Error::null_pointer, "evaluate: mean_loss is required");
   CUIS_TRY(d.bind(s));
+  labels = d.used(labels);
+  targets = d.used(targets);
   const bool ce = d.shape.loss == LossKind::cross_entropy;
   std::vector<float> loss(d.max_batch);
   std::vector<int32_t> correct(d.max_batch);
@@ -315,8 +330,8 @@ Error Mlp::evaluate(const float* data, int64_t rows, const int32_t* labels, cons
     CUIS_TRY(d.forward(n, s));
     CUIS_TRY(d.loss(n, nullptr, 1.0f, d.loss_tmp.data(), nullptr, false, ce ? d.correct.data() : nullptr, first, s));
     DeviceStatus st{};
-    CUIS_TRY(d.status_kernel(data, rows, labels, targets, nullptr, nullptr, first, false, d.status.data(), false, s));
-    CUIS_CUDA_TRY(cudaMemcpyAsync(&st, d.status.data(), sizeof st, cudaMemcpyDeviceToHost, s));
+    CUIS_TRY(d.status_kernel(data, rows, labels, targets, nullptr, nullptr, first, false, d.eval_status.data(), false, s));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&st, d.eval_status.data(), sizeof st, cudaMemcpyDeviceToHost, s));
     CUIS_CUDA_TRY(cudaMemcpyAsync(loss.data(), d.loss_tmp.data(), n * sizeof(float), cudaMemcpyDeviceToHost, s));
     if (ce) CUIS_CUDA_TRY(cudaMemcpyAsync(correct.data(), d.correct.data(), n * 4, cudaMemcpyDeviceToHost, s));
     CUIS_CUDA_TRY(cudaStreamSynchronize(s));

@@ -83,16 +83,29 @@ DeviceStatus bad_row_status(Error e, int64_t pos, int64_t row, const MlpShape& s
 
 }  // namespace
 
+namespace {
+
+// The gather-level problem of batch position j: index out of range, a
+// non-finite feature, or a weight that is not finite and >= 0.
+DeviceStatus gather_problem(const float* data, int64_t rows, int32_t features, const int64_t* indices,
+                            const float* weights, int64_t j) {
+  const int64_t row = indices ? indices[j] : j;
+  if (row < 0 || row >= rows) return DeviceStatus{Error::index_out_of_range, 0, j, static_cast<float>(row), 0.0f, 0};
+  for (int32_t f = 0; f < features; ++f) {
+    const float v = data[row * features + f];
+    if (!std::isfinite(v)) return DeviceStatus{Error::non_finite_value, 0, j, v, 0.0f, 0};
+  }
+  if (weights && !(weights[j] >= 0.0f && std::isfinite(weights[j])))
+    return DeviceStatus{Error::non_finite_value, 0, j, weights[j], 0.0f, 0};
+  return ok_status();
+}
+
+}  // namespace
+
 DeviceStatus check_batch(const TrainBatch& b, int32_t features) {
   for (int64_t j = 0; j < b.batch; ++j) {
-    const int64_t row = b.indices ? b.indices[j] : j;
-    if (row < 0 || row >= b.rows) return DeviceStatus{Error::index_out_of_range, 0, j, static_cast<float>(row), 0.0f, 0};
-    for (int32_t f = 0; f < features; ++f) {
-      const float v = b.data[row * features + f];
-      if (!std::isfinite(v)) return DeviceStatus{Error::non_finite_value, 0, j, v, 0.0f, 0};
-    }
-    if (b.weights && !(b.weights[j] >= 0.0f && std::isfinite(b.weights[j])))
-      return DeviceStatus{Error::non_finite_value, 0, j, b.weights[j], 0.0f, 0};
+    const DeviceStatus st = gather_problem(b.data, b.rows, features, b.indices, b.weights, j);
+    if (st.code != Error::success) return st;
   }
   return ok_status();
 }
@@ -142,8 +155,7 @@ Error Mlp::train_step(const TrainBatch& b, DeviceStatus* status) {
   if (!b.data || !status || (m_shape.loss == LossKind::cross_entropy ? !b.labels : !b.targets))
     return set_error(Error::null_pointer, "train_step: data, labels (or targets) and status are required");
   if (b.batch <= 0 || b.rows <= 0) return set_error(Error::empty_input, "train_step: empty batch or dataset");
-  *status = check_batch(b, m_shape.sizes[0]);
-  if (status->code != Error::success) return set_error(Error::success, "");  // model unchanged
+  *status = ok_status();
   const int32_t n_in = m_shape.sizes[0], n_out = m_shape.sizes.back();
   std::vector<double> g(m_params.size(), 0.0);
   std::vector<std::vector<float>> acts;
@@ -151,6 +163,13 @@ Error Mlp::train_step(const TrainBatch& b, DeviceStatus* status) {
   const float scale = 1.0f / static_cast<float>(b.batch);
   for (int64_t j = 0; j < b.batch; ++j) {
     const int64_t row = b.indices ? b.indices[j] : j;
+    const DeviceStatus gp = gather_problem(b.data, b.rows, n_in, b.indices, b.weights, j);
+    if (gp.code != Error::success) {
+      if (status->code == Error::success) *status = gp;
+      if (b.loss) b.loss[j] = NAN;
+      if (b.grad_norm) b.grad_norm[j] = NAN;
+      continue;
+    }
     forward_row(b.data + row * n_in, &acts);
     float loss = 0.0f, gn = 0.0f;
     const float w = (b.weights ? b.weights[j] : 1.0f) * scale;
@@ -162,6 +181,7 @@ Error Mlp::train_step(const TrainBatch& b, DeviceStatus* status) {
         *status = bad_row_status(e, j, row, m_shape, acts.back().data(), b.labels, b.targets);
       continue;
     }
+    if (status->code != Error::success) continue;  // the step is skipped anyway
     // Backward through the layers, accumulating this row's gradient.
     std::vector<double> delta(dz.begin(), dz.end());
     for (size_t l = m_layers.size(); l-- > 0;) {
@@ -221,9 +241,12 @@ Error Mlp::score(const float* data, int64_t rows, const int32_t* labels, const f
   std::vector<std::vector<float>> acts;
   for (int64_t j = 0; j < count; ++j) {
     const int64_t row = indices ? indices[j] : j;
-    if (row < 0 || row >= rows) {
-      *status = DeviceStatus{Error::index_out_of_range, 0, j, static_cast<float>(row), 0.0f, 0};
-      return set_error(Error::success, "");
+    const DeviceStatus gp = gather_problem(data, rows, m_shape.sizes[0], indices, nullptr, j);
+    if (gp.code != Error::success) {
+      if (status->code == Error::success) *status = gp;
+      loss[j] = NAN;
+      if (grad_norm) grad_norm[j] = NAN;
+      continue;
     }
     forward_row(data + row * m_shape.sizes[0], &acts);
     float gn = 0.0f;

@@ -224,6 +224,15 @@ TEST_F(MlpGpu, CapturedStepEqualsPlainSteps) {
   const Error e = captured.train_step(batch(d, dd, 50, true), stream);
   CUDA_OK(cudaStreamEndCapture(stream, &graph));
   CUIS_OK(e);
+  size_t nodes = 0;
+  CUDA_OK(cudaGraphGetNodes(graph, nullptr, &nodes));
+  std::vector<cudaGraphNode_t> list(nodes);
+  CUDA_OK(cudaGraphGetNodes(graph, list.data(), &nodes));
+  for (cudaGraphNode_t node : list) {
+    cudaGraphNodeType type;
+    CUDA_OK(cudaGraphNodeGetType(node, &type));
+    EXPECT_NE(type, cudaGraphNodeTypeMemAlloc) << "a training step must not allocate";
+  }
   cudaGraphExec_t exec;
   CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
   for (int s = 0; s < 3; ++s) CUDA_OK(cudaGraphLaunch(exec, stream));
@@ -263,6 +272,45 @@ TEST_F(MlpGpu, BadBatchSkipsUpdate) {
   EXPECT_EQ(after.step, 0u);
 }
 
+// Bad batches on both paths: the same status (code, position, value) and no update.
+TEST_F(MlpGpu, BadBatchesMatchReference) {
+  for (cuis::LossKind loss : {cuis::LossKind::cross_entropy, cuis::LossKind::squared_error}) {
+    const cuis::MlpShape shape{{6, 8, loss == cuis::LossKind::cross_entropy ? 3 : 1}, cuis::Activation::tanh, loss};
+    for (int variant = 0; variant < 5; ++variant) {
+      Data d = make_data(40, 6, 3, 5);
+      std::vector<int64_t> idx = {1, 2, 3, 4, 5, 6};
+      std::vector<float> w(6, 1.0f);
+      switch (variant) {
+        case 0: idx[4] = 40; break;                  // index out of range
+        case 1: d.x[3 * 6 + 2] = NAN; break;         // feature of position 2
+        case 2: w[5] = -1.0f; break;                 // negative weight
+        case 3: d.labels[4] = 7; d.targets[4] = INFINITY; break;  // label / target of position 3
+        case 4: d.x[2 * 6] = INFINITY; d.labels[1] = -1; d.targets[1] = NAN; break;  // position 1 twice, 0 fine
+      }
+      const DeviceData dd = put(d, idx, w);
+      cuis::Mlp gpu;
+      CUIS_OK(gpu.init(shape, {}, 8, 2));
+      cuis::ref::Mlp cpu;
+      CUIS_OK(cpu.init(shape, {}, 2));
+      CUIS_OK(gpu.train_step(batch(d, dd, 6, true), stream));
+      cuis::TrainBatch hb = batch(d, dd, 6, false);
+      hb.indices = idx.data();
+      hb.weights = w.data();
+      cuis::DeviceStatus want{};
+      CUIS_OK(cpu.train_step(hb, &want));
+      const cuis::DeviceStatus got = download(gpu.status(), 1)[0];
+      ASSERT_NE(want.code, Error::success) << variant;
+      EXPECT_EQ(got.code, want.code) << variant;
+      EXPECT_EQ(got.index, want.index) << variant;
+      EXPECT_TRUE(got.value == want.value || (std::isnan(got.value) && std::isnan(want.value))) << variant;
+      cuis::Checkpoint c;
+      CUIS_OK(gpu.checkpoint(&c, stream));
+      EXPECT_EQ(c.params, cpu.params()) << variant;  // both unchanged from the same initialisation
+      EXPECT_EQ(c.step, 0u);
+    }
+  }
+}
+
 TEST_F(MlpGpu, ChunkedScoreAndEvaluateMatchReference) {
   const cuis::MlpShape shape{{12, 20, 7}, cuis::Activation::tanh, cuis::LossKind::cross_entropy};
   const Data d = make_data(1000, 12, 7, 6);
@@ -283,6 +331,23 @@ TEST_F(MlpGpu, ChunkedScoreAndEvaluateMatchReference) {
   expect_close(download(dd.loss.data(), 333), loss, 1e-4, 1e-5, "score loss");
   expect_close(download(dd.norm.data(), 333), norm, 1e-4, 1e-5, "score norm");
   EXPECT_EQ(download(st.data(), 1)[0].code, Error::success);
+  // A bad label in a later chunk (position 200) and a bad index after it.
+  std::vector<int64_t> bad_idx = idx;
+  bad_idx[250] = -3;
+  Data bad = d;
+  bad.labels[bad_idx[200]] = 99;
+  DeviceBuffer<int64_t> d_bad_idx = upload(bad_idx);
+  DeviceBuffer<int32_t> d_bad_labels = upload(bad.labels);
+  CUIS_OK(gpu.score(dd.x.data(), 1000, d_bad_labels.data(), nullptr, d_bad_idx.data(), 333, dd.loss.data(), nullptr,
+                    st.data(), stream));
+  CUIS_OK(cpu.score(d.x.data(), 1000, bad.labels.data(), nullptr, bad_idx.data(), 333, loss.data(), nullptr, &hs));
+  const cuis::DeviceStatus gs = download(st.data(), 1)[0];
+  EXPECT_EQ(hs.code, Error::invalid_label);
+  EXPECT_EQ(gs.code, hs.code);
+  EXPECT_EQ(gs.index, 200);
+  EXPECT_EQ(gs.value, 99.0f);
+  const std::vector<float> gl_rows = download(dd.loss.data(), 333);
+  EXPECT_TRUE(std::isnan(gl_rows[200]) && std::isnan(gl_rows[250]));
   double gl = 0, ge = 0, cl = 0, ce = 0;
   CUIS_OK(gpu.evaluate(dd.x.data(), 1000, dd.labels.data(), nullptr, &gl, &ge, stream));
   CUIS_OK(cpu.evaluate(d.x.data(), 1000, d.labels.data(), nullptr, &cl, &ce));

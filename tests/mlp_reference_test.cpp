@@ -186,6 +186,27 @@ TEST(MlpReference, BadBatchLeavesModelUnchanged) {
   EXPECT_EQ(m.step(), 0u);
 }
 
+// The lowest bad position is named; at one position the gather problem first.
+TEST(MlpReference, ReportsLowestBadPosition) {
+  cuis::ref::Mlp m;
+  ASSERT_EQ(m.init({{4, 5, 3}, cuis::Activation::relu, cuis::LossKind::cross_entropy}, {}, 3), Error::success);
+  Data d = make_data(10, 4, 3, 4);
+  d.labels[2] = 9;        // position 1: bad label
+  d.x[6 * 4] = INFINITY;  // position 3: bad feature
+  const std::vector<int64_t> idx = {0, 2, 5, 6};
+  std::vector<float> loss(4);
+  cuis::DeviceStatus st{};
+  ASSERT_EQ(m.score(d.x.data(), 10, d.labels.data(), nullptr, idx.data(), 4, loss.data(), nullptr, &st), Error::success);
+  EXPECT_EQ(st.code, Error::invalid_label);
+  EXPECT_EQ(st.index, 1);
+  EXPECT_TRUE(std::isnan(loss[1]) && std::isnan(loss[3]));
+  EXPECT_FALSE(std::isnan(loss[0]) || std::isnan(loss[2]));
+  d.x[2 * 4] = NAN;  // position 1 now also has a bad feature: named first
+  ASSERT_EQ(m.score(d.x.data(), 10, d.labels.data(), nullptr, idx.data(), 4, loss.data(), nullptr, &st), Error::success);
+  EXPECT_EQ(st.code, Error::non_finite_value);
+  EXPECT_EQ(st.index, 1);
+}
+
 class CheckpointFile : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -8,6 +8,12 @@
 // that, train_step() and score() enqueue work only: no host synchronisation,
 // no allocation, capturable in a CUDA graph (the Adam step count lives on the
 // device). Results are deterministic for a given GPU and batch size.
+//
+// One model uses one set of scratch buffers: issue its calls on one stream (or
+// order them). A captured train_step keeps the optimizer settings and batch
+// size it was captured with. A reported problem names the lowest bad batch
+// position; there a gather problem (index, feature, weight) comes before a loss
+// problem (label, output). After a skipped step gradients() is unspecified.
 #pragma once
 
 #include <cuda_runtime_api.h>
