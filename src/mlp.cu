@@ -309,6 +309,24 @@ Error Mlp::score(const float* data, int64_t rows, const int32_t* labels, const f
   return set_error(Error::success, "");
 }
 
+Error Mlp::predict(const float* data, int64_t rows, const int64_t* indices, int64_t count, float* out, cudaStream_t s) {
+  if (!m) return set_error(Error::invalid_argument, "predict: the model is not initialised");
+  Impl& d = *m;
+  if (!data || !out) return set_error(Error::null_pointer, "predict: data and out are required");
+  if (rows < 1 || count < 1) return set_error(Error::empty_input, "predict: rows and count must be positive");
+  CUIS_TRY(d.bind(s));
+  const int32_t outputs = d.classes();
+  for (int64_t first = 0; first < count; first += d.max_batch) {
+    const int64_t n = std::min(d.max_batch, count - first);
+    CUIS_CUDA_TRY(cudaMemsetAsync(d.flags.data(), 0xFF, sizeof(kernels::BatchFlags), s));
+    CUIS_TRY(d.gather(data, rows, nullptr, nullptr, indices, nullptr, first, n, s));
+    CUIS_TRY(d.forward(n, s));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(out + first * outputs, d.act(d.layers.size()), n * outputs * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, s));
+  }
+  return set_error(Error::success, "");
+}
+
 Error Mlp::evaluate(const float* data, int64_t rows, const int32_t* labels, const float* targets, double* mean_loss,
                     double* error_rate, cudaStream_t s) {
   if (!m) return set_error(Error::invalid_argument, "evaluate: the model is not initialised");

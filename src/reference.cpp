@@ -202,5 +202,12 @@ Error sample(const SampleArgs& a, const SampleOptions& o) {
   return Error::success;
 }
 
+Error uniform_indices(int64_t* out, int64_t count, int64_t n, RngState rng) {
+  if (!out) return detail::set_error(Error::null_pointer, "uniform_indices: out must not be null");
+  if (count <= 0 || n <= 0) return detail::set_error(Error::empty_input, "uniform_indices: count and n must be positive");
+  for (int64_t j = 0; j < count; ++j) out[j] = detail::uniform_index(rng.seed, rng.offset + static_cast<uint64_t>(j), n);
+  return detail::set_error(Error::success, "");
+}
+
 }  // namespace ref
 }  // namespace cuis

@@ -242,6 +242,31 @@ Error sample(const SampleArgs& a, const SampleOptions& o, void* ws, size_t ws_by
   return e == Error::success ? detail::set_error(Error::success, "") : e;
 }
 
+namespace kernels {
+__global__ void uniform_indices_kernel(int64_t* out, int64_t count, int64_t n, RngArgs rng) {
+  const RngState st = load_rng(rng);
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < count;
+       j += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[j] = detail::uniform_index(st.seed, st.offset + static_cast<uint64_t>(j), n);
+}
+__global__ void advance_rng_kernel(RngState* rng, uint64_t by) { rng->offset += by; }
+}  // namespace kernels
+
+Error uniform_indices(int64_t* d_out, int64_t count, int64_t n, RngState rng, RngState* d_rng, bool advance,
+                      cudaStream_t stream) {
+  if (!d_out) return detail::set_error(Error::null_pointer, "uniform_indices: out must not be null");
+  if (count <= 0 || n <= 0) return detail::set_error(Error::empty_input, "uniform_indices: count and n must be positive");
+  unsigned grid = 0;
+  if (const Error e = detail::grid_size((count + 255) / 256, 8, &grid); e != Error::success) return e;
+  kernels::uniform_indices_kernel<<<grid, 256, 0, stream>>>(d_out, count, n, kernels::RngArgs{rng, d_rng});
+  CUIS_LAUNCH_CHECK(stream);
+  if (d_rng && advance) {
+    kernels::advance_rng_kernel<<<1, 1, 0, stream>>>(d_rng, static_cast<uint64_t>(count));
+    CUIS_LAUNCH_CHECK(stream);
+  }
+  return detail::set_error(Error::success, "");
+}
+
 Error read_status(const DeviceStatus* d_status, cudaStream_t stream, DeviceStatus* out) {
   if (!d_status || !out) return detail::set_error(Error::null_pointer, "status pointers must not be null");
   CUIS_CUDA_TRY(cudaMemcpyAsync(out, d_status, sizeof(DeviceStatus), cudaMemcpyDeviceToHost, stream));

@@ -53,6 +53,12 @@ class Mlp {
   Error score(const float* data, int64_t rows, const int32_t* labels, const float* targets, const int64_t* indices,
               int64_t count, float* loss, float* grad_norm, DeviceStatus* status, cudaStream_t stream);
 
+  // The network's outputs (logits, or the prediction of a squared-error model)
+  // for rows indices[0..count) (0..count-1 when indices is null), in chunks of
+  // max_batch, into out [count, outputs]. Bad rows (index out of range,
+  // non-finite features) give NaN outputs. No sync, no allocation, capturable.
+  Error predict(const float* data, int64_t rows, const int64_t* indices, int64_t count, float* out, cudaStream_t stream);
+
   // Mean loss and error rate over a whole dataset (device pointers). Waits for
   // the stream: an evaluation, not a training-step operation.
   Error evaluate(const float* data, int64_t rows, const int32_t* labels, const float* targets, double* mean_loss,

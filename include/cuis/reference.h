@@ -48,5 +48,8 @@ Distribution build_distribution(const float* scores, int64_t n, const SampleOpti
 // returned; score errors go to *args.status with indices -1 and weights 0.
 Error sample(const SampleArgs& args, const SampleOptions& opts);
 
+// cuis::uniform_indices() on the host.
+Error uniform_indices(int64_t* out, int64_t count, int64_t n, RngState rng);
+
 }  // namespace ref
 }  // namespace cuis

@@ -92,6 +92,14 @@ uint64_t counters_consumed(int64_t n, int64_t num_draws, const SampleOptions& op
 // call it when you want to know, not in the hot loop).
 Error read_status(const DeviceStatus* d_status, cudaStream_t stream, DeviceStatus* out);
 
+// count indices drawn uniformly (with replacement) from [0, n): index j uses
+// Philox counter offset + j of the uniform stream. The same (seed, offset)
+// gives the same indices on host and device. With d_rng the state is read on
+// device and, with advance, its offset advanced by count. Stream-ordered, no
+// sync, no allocation, capturable.
+Error uniform_indices(int64_t* d_out, int64_t count, int64_t n, RngState rng, RngState* d_rng, bool advance,
+                      cudaStream_t stream);
+
 // Argument checks shared by the GPU path and the CPU reference.
 Error validate_options(const SampleOptions& opts);
 

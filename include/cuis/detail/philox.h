@@ -37,6 +37,8 @@ enum RngStream : uint32_t {
   STREAM_TILE = 0,    // with replacement: which tile a draw lands in
   STREAM_ITEM = 1,    // with replacement: which item inside that tile
   STREAM_KEY = 2,     // without replacement: one exponential key per item
+  STREAM_INIT = 3,    // parameter initialisation
+  STREAM_UNIFORM = 4, // uniform indices (candidate sets, uniform batches)
 };
 
 // 128 random bits for (seed, counter, stream).
@@ -46,6 +48,11 @@ CUIS_HD u128 random128(uint64_t seed, uint64_t counter, uint32_t stream) {
       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   return (static_cast<u128>(out.v[3]) << 96) | (static_cast<u128>(out.v[2]) << 64) |
          (static_cast<u128>(out.v[1]) << 32) | static_cast<u128>(out.v[0]);
+}
+
+// Index `counter` of a uniform draw from [0, n): floor(x * n / 2^128), bias below n / 2^128.
+CUIS_HD int64_t uniform_index(uint64_t seed, uint64_t counter, int64_t n) {
+  return static_cast<int64_t>(mulhi128_64(random128(seed, counter, STREAM_UNIFORM), static_cast<uint64_t>(n)));
 }
 
 }  // namespace detail

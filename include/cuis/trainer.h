@@ -1,0 +1,80 @@
+// Importance-sampled training end to end (METHOD.md sections 1 to 5): each
+// step draws a uniform candidate set, scores it (the main network's loss or
+// gradient-norm bound, or the loss predictor), draws the batch in proportion
+// to the smoothed scores with importance weights, trains on it, and feeds the
+// observed losses to the loss predictor. Two engines share this interface: the
+// CUDA one (everything on device, no host round trip per step) and the CPU
+// reference.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuis/data.h"
+#include "cuis/error.h"
+#include "cuis/mlp_config.h"
+
+namespace cuis {
+
+enum class SamplerKind { uniform, loss, gnorm, predicted };
+
+// "uniform", "loss", "gnorm", "predicted"; false for anything else.
+bool parse_sampler(const std::string& name, SamplerKind* out);
+const char* sampler_name(SamplerKind k);
+
+struct TrainConfig {
+  SamplerKind sampler = SamplerKind::uniform;
+  float k = 0.5f;                // weight exponent (1: unbiased; the authors' default 0.5)
+  float smooth = 0.0f;           // additive smoothing c
+  float adaptive_smooth = 0.0f;  // c_adaptive times the running mean batch loss
+  float power = 1.0f;            // power smoothing a
+  int64_t presample = 1024;      // candidate set size P
+  int64_t warmup = 0;            // uniform steps before importance sampling
+  float tau_th = 0.0f;           // > 0: sample by importance only while the smoothed tau exceeds it
+  int64_t batch = 128;
+  std::vector<int32_t> hidden = {512, 512};
+  Activation activation = Activation::relu;
+  OptimizerConfig optimizer;
+  uint64_t seed = 1;
+  int32_t history = 10;                        // predictor: losses remembered per sample
+  std::vector<int32_t> predictor_hidden = {32, 32};
+};
+
+// The default variance-reduction threshold (P + 3b) / (3b) of METHOD.md section 5.
+double default_tau_threshold(int64_t presample, int64_t batch);
+
+struct TrainerStats {
+  uint64_t step = 0;
+  double batch_loss = 0.0;      // mean loss of the last batch (before its update)
+  double mean_loss = 0.0;       // running mean of batch losses (forget 0.9)
+  double tau = 0.0;             // smoothed tau of the last scored candidate set (0 before any)
+  bool importance = false;      // whether the last step sampled by importance
+};
+
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  // One training step. The CUDA engine only enqueues work.
+  virtual Error step() = 0;
+  // The running numbers (the CUDA engine waits for its stream).
+  virtual Error stats(TrainerStats* out) = 0;
+  // Mean loss and error rate of the main network over the training or test split.
+  virtual Error evaluate(bool test_split, double* loss, double* error_rate) = 0;
+  virtual const char* engine() const = 0;
+  // Everything a run needs to continue exactly: the main network's checkpoint
+  // at `path`, and the loop's own state (step, running means, the predictor and
+  // the loss histories) at path + ".trainer", each written atomically.
+  virtual Error save(const std::string& path) = 0;
+  // Reads both files and checks them against this run's configuration first;
+  // on any error nothing changes.
+  virtual Error load(const std::string& path) = 0;
+};
+
+// The CPU reference engine. data must outlive the trainer.
+Error make_cpu_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out);
+// The CUDA engine: uploads the data once. no_device without a GPU.
+Error make_cuda_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out);
+
+}  // namespace cuis

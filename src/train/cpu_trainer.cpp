@@ -1,0 +1,230 @@
+// The CPU reference training engine: the same loop as the CUDA engine, built
+// from cuis::ref::sample, cuis::ref::Mlp and the shared helpers.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "cuis/detail/training.h"
+#include "cuis/reference.h"
+#include "cuis/reference_mlp.h"
+#include "error_detail.h"
+#include "trainer_common.h"
+#include "trainer_state.h"
+
+namespace cuis {
+
+using detail::set_error;
+
+namespace {
+
+class CpuTrainer final : public Trainer {
+ public:
+  CpuTrainer(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d), m_seeds(detail::run_seeds(c.seed)) {}
+
+  Error init() {
+    if (const Error e = m_main.init(detail::main_shape(m_cfg, m_data->train), m_cfg.optimizer, m_seeds.init);
+        e != Error::success)
+      return e;
+    const int64_t n = m_data->train.rows, p = detail::candidates_per_step(m_cfg);
+    m_candidates.resize(p);
+    m_scores.resize(p);
+    m_norms.resize(p);
+    m_indices.resize(m_cfg.batch);
+    m_weights.resize(m_cfg.batch);
+    m_batch_loss.resize(m_cfg.batch);
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      OptimizerConfig popt;  // Adam, lr 1e-3, as the authors' predictor
+      if (const Error e = m_predictor.init(detail::predictor_shape(m_cfg, m_data->train), popt, m_seeds.predictor_init);
+          e != Error::success)
+        return e;
+      m_history.assign(static_cast<size_t>(n) * m_cfg.history, 0.0f);
+      m_seen.assign(n, 0);
+      m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * m_predictor.shape().sizes[0]);
+    }
+    return set_error(Error::success, "");
+  }
+
+  Error step() override {
+    const Dataset& train = m_data->train;
+    const int64_t p = detail::candidates_per_step(m_cfg);
+    const uint64_t s = m_stats.step;
+    if (const Error e = ref::uniform_indices(m_candidates.data(), p, train.rows, RngState{m_seeds.candidates, s * p});
+        e != Error::success)
+      return e;
+    bool importance = m_cfg.sampler != SamplerKind::uniform && static_cast<int64_t>(s) >= m_cfg.warmup;
+    if (m_cfg.sampler != SamplerKind::uniform) {
+      if (const Error e = score_candidates(p); e != Error::success) return e;
+      double sum = 0.0, sum_sq = 0.0;
+      for (float x : m_scores) {
+        sum += x;
+        sum_sq += static_cast<double>(x) * x;
+      }
+      const double tau = detail::tau_from_sums(sum, sum_sq, static_cast<double>(p));
+      m_stats.tau = m_tau_seen ? 0.9 * m_stats.tau + 0.1 * tau : tau;
+      m_tau_seen = true;
+      if (m_cfg.tau_th > 0.0f) importance = importance && m_stats.tau > m_cfg.tau_th;
+    }
+    const float* weights = nullptr;
+    if (importance) {
+      DeviceStatus st{};
+      const SampleArgs a{m_scores.data(), p, m_candidates.data(), m_cfg.batch, m_indices.data(), m_weights.data(), &st};
+      if (const Error e = ref::sample(a, detail::sample_options(m_cfg, m_seeds.draws, s, static_cast<float>(m_stats.mean_loss)));
+          e != Error::success)
+        return e;
+      if (st.code != Error::success) return set_error(st.code, "step " + std::to_string(s) + ": sampling: " + describe(st));
+      weights = m_weights.data();
+    } else {
+      // The candidates are uniform: the first `batch` of them are a uniform batch.
+      for (int64_t j = 0; j < m_cfg.batch; ++j) m_indices[j] = m_candidates[j % p];
+    }
+    TrainBatch b;
+    b.data = train.x.data();
+    b.rows = train.rows;
+    b.labels = train.labels.data();
+    b.indices = m_indices.data();
+    b.weights = weights;
+    b.batch = m_cfg.batch;
+    b.loss = m_batch_loss.data();
+    DeviceStatus st{};
+    if (const Error e = m_main.train_step(b, &st); e != Error::success) return e;
+    if (st.code != Error::success) return set_error(st.code, "step " + std::to_string(s) + ": training: " + describe(st));
+    const double mean = std::accumulate(m_batch_loss.begin(), m_batch_loss.end(), 0.0) / static_cast<double>(m_cfg.batch);
+    m_stats.mean_loss = s == 0 ? mean : 0.9 * m_stats.mean_loss + 0.1 * mean;
+    m_stats.batch_loss = mean;
+    m_stats.importance = importance;
+    if (m_cfg.sampler == SamplerKind::predicted)
+      if (const Error e = learn_losses(); e != Error::success) return e;
+    ++m_stats.step;
+    return set_error(Error::success, "");
+  }
+
+  Error stats(TrainerStats* out) override {
+    *out = m_stats;
+    return Error::success;
+  }
+
+  Error evaluate(bool test_split, double* loss, double* error_rate) override {
+    const Dataset& d = test_split ? m_data->test : m_data->train;
+    return m_main.evaluate(d.x.data(), d.rows, d.labels.data(), nullptr, loss, error_rate);
+  }
+
+  const char* engine() const override { return "cpu"; }
+
+  Error save(const std::string& path) override {
+    if (const Error e = write_checkpoint(path, m_main.checkpoint()); e != Error::success) return e;
+    detail::LoopState s;
+    s.stats = m_stats;
+    s.tau_seen = m_tau_seen;
+    s.has_predictor = m_cfg.sampler == SamplerKind::predicted;
+    if (s.has_predictor) {
+      s.predictor = m_predictor.checkpoint();
+      s.history = m_history;
+      s.seen = m_seen;
+    }
+    return detail::write_loop_state(path + ".trainer", s);
+  }
+
+  Error load(const std::string& path) override {
+    Checkpoint main;
+    detail::LoopState s;
+    if (const Error e = read_checkpoint(path, &main); e != Error::success) return e;
+    if (const Error e = detail::read_loop_state(path + ".trainer", &s); e != Error::success) return e;
+    const bool predicted = m_cfg.sampler == SamplerKind::predicted;
+    if (s.has_predictor != predicted || (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
+      return set_error(Error::shape_mismatch, path + ": saved by a run with another sampler or dataset");
+    ref::Mlp main_copy = m_main, predictor_copy = m_predictor;  // restore both or neither
+    if (const Error e = main_copy.restore(main); e != Error::success) return e;
+    if (predicted)
+      if (const Error e = predictor_copy.restore(s.predictor); e != Error::success) return e;
+    m_main = std::move(main_copy);
+    m_predictor = std::move(predictor_copy);
+    m_stats = s.stats;
+    m_tau_seen = s.tau_seen;
+    if (predicted) {
+      m_history = std::move(s.history);
+      m_seen = std::move(s.seen);
+    }
+    return set_error(Error::success, "");
+  }
+
+ private:
+  void build_features(const int64_t* rows, int64_t count) {
+    const int32_t f = m_predictor.shape().sizes[0], h = m_cfg.history;
+    for (int64_t j = 0; j < count; ++j)
+      for (int32_t k = 0; k < f; ++k)
+        m_features[j * f + k] = detail::predictor_feature(&m_history[rows[j] * h], m_seen[rows[j]],
+                                                          m_data->train.labels[rows[j]], h, k);
+  }
+
+  Error score_candidates(int64_t p) {
+    const Dataset& train = m_data->train;
+    DeviceStatus st{};
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      build_features(m_candidates.data(), p);
+      std::vector<float> out;
+      m_predictor.forward(m_features.data(), p, &out);
+      // Scores must be >= 0: a negative prediction counts as (almost) zero.
+      for (int64_t j = 0; j < p; ++j) m_scores[j] = std::isfinite(out[j]) ? std::max(out[j], 0.0f) + 1e-6f : out[j];
+      return set_error(Error::success, "");
+    }
+    if (const Error e = m_main.score(train.x.data(), train.rows, train.labels.data(), nullptr, m_candidates.data(), p,
+                                     m_scores.data(), m_norms.data(), &st);
+        e != Error::success)
+      return e;
+    if (st.code != Error::success)
+      return set_error(st.code, "step " + std::to_string(m_stats.step) + ": scoring: " + describe(st));
+    if (m_cfg.sampler == SamplerKind::gnorm) m_scores = m_norms;
+    return set_error(Error::success, "");
+  }
+
+  // The predictor learns the batch's observed losses from the histories as they
+  // were, then the histories take the new losses (a row drawn twice: its last
+  // occurrence counts).
+  Error learn_losses() {
+    const int64_t b = m_cfg.batch;
+    build_features(m_indices.data(), b);
+    TrainBatch pb;
+    pb.data = m_features.data();
+    pb.rows = b;
+    pb.targets = m_batch_loss.data();
+    pb.batch = b;
+    DeviceStatus st{};
+    if (const Error e = m_predictor.train_step(pb, &st); e != Error::success) return e;
+    if (st.code != Error::success) return set_error(st.code, "loss predictor: " + describe(st));
+    const int32_t h = m_cfg.history;
+    for (int64_t j = 0; j < b; ++j) {
+      bool later = false;
+      for (int64_t k = j + 1; k < b && !later; ++k) later = m_indices[k] == m_indices[j];
+      if (later) continue;
+      float* hist = &m_history[m_indices[j] * h];
+      std::copy(hist + 1, hist + h, hist);
+      hist[h - 1] = m_batch_loss[j];
+      m_seen[m_indices[j]] = std::min(m_seen[m_indices[j]] + 1, h);
+    }
+    return set_error(Error::success, "");
+  }
+
+  TrainConfig m_cfg;
+  const DataSplit* m_data;
+  detail::RunSeeds m_seeds;
+  ref::Mlp m_main, m_predictor;
+  std::vector<int64_t> m_candidates, m_indices;
+  std::vector<float> m_scores, m_norms, m_weights, m_batch_loss, m_history, m_features;
+  std::vector<int32_t> m_seen;
+  TrainerStats m_stats;
+  bool m_tau_seen = false;
+};
+
+}  // namespace
+
+Error make_cpu_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out) {
+  if (!data || !out) return set_error(Error::null_pointer, "make_cpu_trainer: data and out are required");
+  if (const Error e = detail::check_config(config, *data); e != Error::success) return e;
+  auto t = std::make_unique<CpuTrainer>(config, data);
+  if (const Error e = t->init(); e != Error::success) return e;
+  *out = std::move(t);
+  return set_error(Error::success, "");
+}
+
+}  // namespace cuis

@@ -1,0 +1,343 @@
+// The CUDA training engine: the loop of cuis/trainer.h with every array on the
+// device and no host round trip per step (the host only enqueues; stats() is
+// the one place that waits).
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "cuda_check.h"
+#include "cuis/detail/training.h"
+#include "cuis/device_buffer.h"
+#include "cuis/mlp.h"
+#include "cuis/sampler.h"
+#include "launch.h"
+#include "trainer_common.h"
+#include "trainer_state.h"
+
+namespace cuis {
+
+using detail::set_error;
+
+namespace {
+
+constexpr int THREADS = 256;
+
+struct LoopDevice {
+  double batch_loss, mean_loss, tau;
+  float mean_loss_f;  // what the sampler's adaptive smoothing reads
+  int tau_seen, importance;
+  unsigned long long step;
+};
+
+// tau of the candidate scores, its running mean, and whether this step samples by importance.
+__global__ void tau_kernel(const float* scores, int64_t p, LoopDevice* loop, int warm, float tau_th) {
+  __shared__ double s1[THREADS], s2[THREADS];
+  double a = 0.0, b = 0.0;
+  for (int64_t i = threadIdx.x; i < p; i += THREADS) {
+    a += scores[i];
+    b += static_cast<double>(scores[i]) * scores[i];
+  }
+  s1[threadIdx.x] = a;
+  s2[threadIdx.x] = b;
+  __syncthreads();
+  for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+    if (static_cast<int>(threadIdx.x) < stride) {
+      s1[threadIdx.x] += s1[threadIdx.x + stride];
+      s2[threadIdx.x] += s2[threadIdx.x + stride];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    const double tau = detail::tau_from_sums(s1[0], s2[0], static_cast<double>(p));
+    loop->tau = loop->tau_seen ? 0.9 * loop->tau + 0.1 * tau : tau;
+    loop->tau_seen = 1;
+    loop->importance = warm && (tau_th <= 0.0f || loop->tau > tau_th);
+  }
+}
+
+// Without importance sampling this step, the batch is the first candidates, weight 1.
+__global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, float* w, int64_t b, const LoopDevice* loop) {
+  if (loop->importance) return;
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
+    idx[j] = cand[j % p];
+    if (w) w[j] = 1.0f;
+  }
+}
+
+__global__ void batch_mean_kernel(const float* loss, int64_t b, LoopDevice* loop) {
+  __shared__ double s[THREADS];
+  double a = 0.0;
+  for (int64_t i = threadIdx.x; i < b; i += THREADS) a += loss[i];
+  s[threadIdx.x] = a;
+  __syncthreads();
+  for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+    if (static_cast<int>(threadIdx.x) < stride) s[threadIdx.x] += s[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    const double mean = s[0] / static_cast<double>(b);
+    loop->mean_loss = loop->step == 0 ? mean : 0.9 * loop->mean_loss + 0.1 * mean;
+    loop->mean_loss_f = static_cast<float>(loop->mean_loss);
+    loop->batch_loss = mean;
+    ++loop->step;
+  }
+}
+
+__global__ void features_kernel(const int64_t* rows, int64_t count, const float* history, const int32_t* seen,
+                                const int32_t* labels, int32_t h, int32_t f, float* out) {
+  const int64_t total = count * f;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; e < total; e += static_cast<int64_t>(gridDim.x) * THREADS) {
+    const int64_t j = e / f, r = rows[j];
+    out[e] = detail::predictor_feature(history + r * h, seen[r], labels[r], h, static_cast<int32_t>(e - j * f));
+  }
+}
+
+__global__ void clamp_kernel(const float* pred, int64_t n, float* scores) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * THREADS)
+    scores[i] = isfinite(pred[i]) ? fmaxf(pred[i], 0.0f) + 1e-6f : pred[i];
+}
+
+// New losses into the histories; a row drawn twice takes its last occurrence.
+__global__ void history_kernel(const int64_t* idx, int64_t b, const float* loss, float* history, int32_t* seen, int32_t h) {
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
+    const int64_t r = idx[j];
+    bool later = false;
+    for (int64_t k = j + 1; k < b && !later; ++k) later = idx[k] == r;
+    if (later) continue;
+    float* hist = history + r * h;
+    for (int32_t i = 0; i + 1 < h; ++i) hist[i] = hist[i + 1];
+    hist[h - 1] = loss[j];
+    seen[r] = min(seen[r] + 1, h);
+  }
+}
+
+#define TRY(expr)                               \
+  do {                                          \
+    const Error e_ = (expr);                    \
+    if (e_ != Error::success) return e_;        \
+  } while (0)
+
+template <class T>
+Error upload(DeviceBuffer<T>* d, const std::vector<T>& h) {
+  TRY(d->resize(h.size()));
+  CUIS_CUDA_TRY(cudaMemcpy(d->data(), h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return Error::success;
+}
+
+unsigned blocks(int64_t n) { return static_cast<unsigned>(std::min<int64_t>(1024, (n + THREADS - 1) / THREADS)); }
+
+class CudaTrainer final : public Trainer {
+ public:
+  CudaTrainer(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d), m_seeds(detail::run_seeds(c.seed)) {}
+  ~CudaTrainer() override {
+    if (m_stream) cudaStreamDestroy(m_stream);
+  }
+
+  Error init() {
+    CUIS_CUDA_TRY(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
+    const Dataset& tr = m_data->train;
+    const int64_t p = detail::candidates_per_step(m_cfg);
+    TRY(upload(&m_x, tr.x));
+    TRY(upload(&m_labels, tr.labels));
+    TRY(upload(&m_test_x, m_data->test.x));
+    TRY(upload(&m_test_labels, m_data->test.labels));
+    const int64_t max_batch = std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 8192));
+    TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init));
+    TRY(m_cand.resize(p));
+    TRY(m_scores.resize(p));
+    TRY(m_norms.resize(p));
+    TRY(m_idx.resize(m_cfg.batch));
+    TRY(m_w.resize(m_cfg.batch));
+    TRY(m_batch_loss.resize(m_cfg.batch));
+    TRY(m_loop.resize(1));
+    TRY(m_sample_status.resize(1));
+    CUIS_CUDA_TRY(cudaMemset(m_loop.data(), 0, sizeof(LoopDevice)));
+    CUIS_CUDA_TRY(cudaMemset(m_sample_status.data(), 0, sizeof(DeviceStatus)));  // code 0: success
+    if (m_cfg.sampler != SamplerKind::uniform) {
+      SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, 0, 0.0f);
+      size_t bytes = 0;
+      TRY(sample_workspace_size(p, m_cfg.batch, o, &bytes));
+      TRY(m_ws.resize(bytes));
+    }
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      const MlpShape ps = detail::predictor_shape(m_cfg, tr);
+      TRY(m_predictor.init(ps, OptimizerConfig{}, max_batch, m_seeds.predictor_init));
+      TRY(m_history.resize(static_cast<size_t>(tr.rows) * m_cfg.history));
+      TRY(m_seen.resize(tr.rows));
+      TRY(m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * ps.sizes[0]));
+      TRY(m_pred.resize(p));
+      CUIS_CUDA_TRY(cudaMemset(m_history.data(), 0, m_history.bytes()));
+      CUIS_CUDA_TRY(cudaMemset(m_seen.data(), 0, m_seen.bytes()));
+    }
+    CUIS_CUDA_TRY(cudaDeviceSynchronize());
+    return set_error(Error::success, "");
+  }
+
+  Error step() override {
+    const Dataset& tr = m_data->train;
+    const int64_t p = detail::candidates_per_step(m_cfg), b = m_cfg.batch;
+    const uint64_t s = m_host_step;
+    const cudaStream_t st = m_stream;
+    TRY(uniform_indices(m_cand.data(), p, tr.rows, RngState{m_seeds.candidates, s * p}, nullptr, false, st));
+    const bool scoring = m_cfg.sampler != SamplerKind::uniform;
+    if (scoring) {
+      TRY(score_candidates(p));
+      tau_kernel<<<1, THREADS, 0, st>>>(m_scores.data(), p, m_loop.data(), static_cast<int64_t>(s) >= m_cfg.warmup,
+                                        m_cfg.tau_th);
+      CUIS_LAUNCH_CHECK(st);
+      SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, s, 0.0f);
+      o.d_mean_loss = &m_loop.data()->mean_loss_f;
+      const SampleArgs a{m_scores.data(), p, m_cand.data(), b, m_idx.data(), m_w.data(), m_sample_status.data()};
+      TRY(sample(a, o, m_ws.data(), m_ws.bytes(), st));
+    }
+    choose_kernel<<<blocks(b), THREADS, 0, st>>>(m_cand.data(), p, m_idx.data(), m_w.data(), b, m_loop.data());
+    CUIS_LAUNCH_CHECK(st);
+    TrainBatch tb;
+    tb.data = m_x.data();
+    tb.rows = tr.rows;
+    tb.labels = m_labels.data();
+    tb.indices = m_idx.data();
+    tb.weights = scoring ? m_w.data() : nullptr;
+    tb.batch = b;
+    tb.loss = m_batch_loss.data();
+    TRY(m_main.train_step(tb, st));
+    batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, m_loop.data());
+    CUIS_LAUNCH_CHECK(st);
+    if (m_cfg.sampler == SamplerKind::predicted) TRY(learn_losses());
+    ++m_host_step;
+    return set_error(Error::success, "");
+  }
+
+  Error stats(TrainerStats* out) override {
+    LoopDevice l{};
+    DeviceStatus main_st{}, sample_st{};
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&l, m_loop.data(), sizeof l, cudaMemcpyDeviceToHost, m_stream));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&main_st, m_main.status(), sizeof main_st, cudaMemcpyDeviceToHost, m_stream));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&sample_st, m_sample_status.data(), sizeof sample_st, cudaMemcpyDeviceToHost, m_stream));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
+    if (sample_st.code != Error::success) return set_error(sample_st.code, "sampling: " + describe(sample_st));
+    if (main_st.code != Error::success) return set_error(main_st.code, "training: " + describe(main_st));
+    *out = TrainerStats{l.step, l.batch_loss, l.mean_loss, l.tau, l.importance != 0};
+    return set_error(Error::success, "");
+  }
+
+  Error evaluate(bool test_split, double* loss, double* error_rate) override {
+    const Dataset& d = test_split ? m_data->test : m_data->train;
+    return m_main.evaluate(test_split ? m_test_x.data() : m_x.data(), d.rows,
+                           test_split ? m_test_labels.data() : m_labels.data(), nullptr, loss, error_rate, m_stream);
+  }
+
+  const char* engine() const override { return "cuda"; }
+
+  Error save(const std::string& path) override {
+    detail::LoopState s;
+    Checkpoint main;
+    TRY(m_main.checkpoint(&main, m_stream));
+    TRY(stats(&s.stats));
+    LoopDevice l{};
+    CUIS_CUDA_TRY(cudaMemcpy(&l, m_loop.data(), sizeof l, cudaMemcpyDeviceToHost));
+    s.tau_seen = l.tau_seen != 0;
+    s.has_predictor = m_cfg.sampler == SamplerKind::predicted;
+    if (s.has_predictor) {
+      TRY(m_predictor.checkpoint(&s.predictor, m_stream));
+      s.history.resize(m_history.size());
+      s.seen.resize(m_seen.size());
+      CUIS_CUDA_TRY(cudaMemcpy(s.history.data(), m_history.data(), m_history.bytes(), cudaMemcpyDeviceToHost));
+      CUIS_CUDA_TRY(cudaMemcpy(s.seen.data(), m_seen.data(), m_seen.bytes(), cudaMemcpyDeviceToHost));
+    }
+    TRY(write_checkpoint(path, main));
+    return detail::write_loop_state(path + ".trainer", s);
+  }
+
+  Error load(const std::string& path) override {
+    Checkpoint main;
+    detail::LoopState s;
+    TRY(read_checkpoint(path, &main));
+    TRY(detail::read_loop_state(path + ".trainer", &s));
+    const bool predicted = m_cfg.sampler == SamplerKind::predicted;
+    if (s.has_predictor != predicted ||
+        (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
+      return set_error(Error::shape_mismatch, path + ": saved by a run with another sampler or dataset");
+    if (main.shape.sizes != m_main.shape().sizes || (predicted && s.predictor.shape.sizes != m_predictor.shape().sizes))
+      return set_error(Error::shape_mismatch, path + ": saved by a run with another network");
+    TRY(m_main.restore(main, m_stream));
+    if (predicted) {
+      TRY(m_predictor.restore(s.predictor, m_stream));
+      CUIS_CUDA_TRY(cudaMemcpy(m_history.data(), s.history.data(), m_history.bytes(), cudaMemcpyHostToDevice));
+      CUIS_CUDA_TRY(cudaMemcpy(m_seen.data(), s.seen.data(), m_seen.bytes(), cudaMemcpyHostToDevice));
+    }
+    const LoopDevice l{s.stats.batch_loss, s.stats.mean_loss, s.stats.tau, static_cast<float>(s.stats.mean_loss),
+                       s.tau_seen ? 1 : 0, s.stats.importance ? 1 : 0, s.stats.step};
+    CUIS_CUDA_TRY(cudaMemcpy(m_loop.data(), &l, sizeof l, cudaMemcpyHostToDevice));
+    m_host_step = s.stats.step;
+    return set_error(Error::success, "");
+  }
+
+ private:
+  Error score_candidates(int64_t p) {
+    const Dataset& tr = m_data->train;
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      const int32_t f = m_predictor.shape().sizes[0];
+      features_kernel<<<blocks(p * f), THREADS, 0, m_stream>>>(m_cand.data(), p, m_history.data(), m_seen.data(),
+                                                              m_labels.data(), m_cfg.history, f, m_features.data());
+      CUIS_LAUNCH_CHECK(m_stream);
+      TRY(m_predictor.predict(m_features.data(), p, nullptr, p, m_pred.data(), m_stream));
+      clamp_kernel<<<blocks(p), THREADS, 0, m_stream>>>(m_pred.data(), p, m_scores.data());
+      CUIS_LAUNCH_CHECK(m_stream);
+      return Error::success;
+    }
+    float* loss = m_cfg.sampler == SamplerKind::loss ? m_scores.data() : m_norms.data();
+    float* norm = m_cfg.sampler == SamplerKind::loss ? m_norms.data() : m_scores.data();
+    return m_main.score(m_x.data(), tr.rows, m_labels.data(), nullptr, m_cand.data(), p, loss, norm,
+                        m_sample_status.data(), m_stream);
+  }
+
+  Error learn_losses() {
+    const int64_t b = m_cfg.batch;
+    const int32_t f = m_predictor.shape().sizes[0];
+    features_kernel<<<blocks(b * f), THREADS, 0, m_stream>>>(m_idx.data(), b, m_history.data(), m_seen.data(),
+                                                            m_labels.data(), m_cfg.history, f, m_features.data());
+    CUIS_LAUNCH_CHECK(m_stream);
+    TrainBatch pb;
+    pb.data = m_features.data();
+    pb.rows = b;
+    pb.targets = m_batch_loss.data();
+    pb.batch = b;
+    TRY(m_predictor.train_step(pb, m_stream));
+    history_kernel<<<blocks(b), THREADS, 0, m_stream>>>(m_idx.data(), b, m_batch_loss.data(), m_history.data(),
+                                                       m_seen.data(), m_cfg.history);
+    CUIS_LAUNCH_CHECK(m_stream);
+    return Error::success;
+  }
+
+  TrainConfig m_cfg;
+  const DataSplit* m_data;
+  detail::RunSeeds m_seeds;
+  cudaStream_t m_stream = nullptr;
+  uint64_t m_host_step = 0;
+  Mlp m_main, m_predictor;
+  DeviceBuffer<float> m_x, m_test_x, m_scores, m_norms, m_w, m_batch_loss, m_history, m_features, m_pred;
+  DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen;
+  DeviceBuffer<int64_t> m_cand, m_idx;
+  DeviceBuffer<LoopDevice> m_loop;
+  DeviceBuffer<DeviceStatus> m_sample_status;
+  DeviceBuffer<char> m_ws;
+};
+
+}  // namespace
+
+Error make_cuda_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out) {
+  if (!data || !out) return set_error(Error::null_pointer, "make_cuda_trainer: data and out are required");
+  TRY(detail::check_config(config, *data));
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    (void)cudaGetLastError();
+    return set_error(Error::no_device, "no CUDA device is available");
+  }
+  auto t = std::make_unique<CudaTrainer>(config, data);
+  TRY(t->init());
+  *out = std::move(t);
+  return set_error(Error::success, "");
+}
+
+}  // namespace cuis
