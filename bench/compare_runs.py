@@ -7,6 +7,8 @@ optionally a PNG plot of training loss and test error against training time
 averaged point by point in the table and drawn individually in the plot."""
 import argparse
 import csv
+import os
+import re
 import sys
 from collections import defaultdict
 
@@ -38,11 +40,16 @@ def main():
     ap.add_argument("--x", choices=["wall_s", "step"], default="wall_s")
     ap.add_argument("--plot")
     ap.add_argument("--title", default="")
+    ap.add_argument("--by-file", action="store_true",
+                    help="group runs by file name less a trailing -SEED (e.g. loss-k0.5-1.csv) instead of by sampler")
     args = ap.parse_args()
     runs = defaultdict(list)
     for path in args.logs:
         rows = read(path)
-        runs[rows[-1]["sampler"]].append(rows)
+        key = rows[-1]["sampler"]
+        if args.by_file:
+            key = re.sub(r"-\d+$", "", os.path.basename(path)[:-4] if path.endswith(".csv") else os.path.basename(path))
+        runs[key].append(rows)
     if "uniform" not in runs:
         raise SystemExit("compare_runs: a uniform run is needed as the reference")
     mean = lambda v: sum(v) / len(v)
@@ -72,7 +79,8 @@ def main():
             print("compare_runs: matplotlib is not installed; no plot", file=sys.stderr)
             return 0
         fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-        colors = {"uniform": "tab:gray", "loss": "tab:blue", "gnorm": "tab:green", "predicted": "tab:red"}
+        palette = {"uniform": "tab:gray", "loss": "tab:blue", "gnorm": "tab:green", "predicted": "tab:red"}
+        colors = {k: palette.get(k.split("-")[0]) for k in runs}
         for sampler, rs in runs.items():
             for i, r in enumerate(rs):
                 x = [float(v[args.x]) for v in r]

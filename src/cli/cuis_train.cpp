@@ -152,7 +152,11 @@ int main(int argc, char** argv) {
   if (f.device == "cuda" && !gpu_present()) return fail(1, "--device cuda: no CUDA device is available");
   std::unique_ptr<cuis::Trainer> trainer;
   const cuis::Error made = cuda ? cuis::make_cuda_trainer(f.cfg, &data, &trainer) : cuis::make_cpu_trainer(f.cfg, &data, &trainer);
-  if (made != cuis::Error::success) return fail(made == cuis::Error::invalid_argument ? 2 : 1, cuis::last_error_message());
+  if (made != cuis::Error::success) {
+    // A configuration the flags asked for is a flag error (2); a failing machine is not (1).
+    const bool runtime = made == cuis::Error::no_device || made == cuis::Error::out_of_memory || made == cuis::Error::cuda_error;
+    return fail(runtime ? 1 : 2, cuis::last_error_message());
+  }
   if (!f.resume.empty())
     if (trainer->load(f.resume) != cuis::Error::success) return fail(1, "--resume: " + cuis::last_error_message());
 

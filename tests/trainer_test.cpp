@@ -1,0 +1,132 @@
+// The training loop on the CPU engine: resuming from a checkpoint continues
+// exactly, warm-up and the tau switch decide when importance sampling runs,
+// bad configurations and mismatched checkpoints are refused.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "cuis/checkpoint.h"
+#include "cuis/trainer.h"
+
+namespace {
+
+using cuis::Error;
+
+const cuis::DataSplit& data() {
+  static const cuis::DataSplit d = cuis::synthetic_data(1000, 200, 12, 4, 3);
+  return d;
+}
+
+cuis::TrainConfig config(cuis::SamplerKind s) {
+  cuis::TrainConfig c;
+  c.sampler = s;
+  c.hidden = {16};
+  c.batch = 32;
+  c.presample = 100;
+  c.history = 4;
+  c.predictor_hidden = {8};
+  c.adaptive_smooth = 0.1f;
+  c.warmup = 3;
+  c.seed = 9;
+  return c;
+}
+
+std::unique_ptr<cuis::Trainer> make(const cuis::TrainConfig& c) {
+  std::unique_ptr<cuis::Trainer> t;
+  EXPECT_EQ(cuis::make_cpu_trainer(c, &data(), &t), Error::success) << cuis::last_error_message();
+  return t;
+}
+
+TEST(Trainer, ResumeContinuesExactly) {
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted}) {
+    const std::string path = ::testing::TempDir() + "cuis_resume_" + cuis::sampler_name(s);
+    auto straight = make(config(s));
+    for (int i = 0; i < 12; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
+    auto first = make(config(s));
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(first->step(), Error::success);
+    ASSERT_EQ(first->save(path), Error::success) << cuis::last_error_message();
+    auto resumed = make(config(s));
+    ASSERT_EQ(resumed->load(path), Error::success) << cuis::last_error_message();
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(resumed->step(), Error::success);
+    cuis::TrainerStats a, b;
+    ASSERT_EQ(straight->stats(&a), Error::success);
+    ASSERT_EQ(resumed->stats(&b), Error::success);
+    EXPECT_EQ(a.step, 12u);
+    EXPECT_EQ(b.step, 12u);
+    EXPECT_EQ(a.mean_loss, b.mean_loss) << cuis::sampler_name(s);
+    EXPECT_EQ(a.tau, b.tau) << cuis::sampler_name(s);
+    ASSERT_EQ(straight->save(path + ".a"), Error::success);
+    ASSERT_EQ(resumed->save(path + ".b"), Error::success);
+    cuis::Checkpoint ca, cb;
+    ASSERT_EQ(cuis::read_checkpoint(path + ".a", &ca), Error::success);
+    ASSERT_EQ(cuis::read_checkpoint(path + ".b", &cb), Error::success);
+    EXPECT_EQ(ca.params, cb.params) << cuis::sampler_name(s);
+    EXPECT_EQ(ca.state, cb.state) << cuis::sampler_name(s);
+    for (const std::string& p : {path, path + ".a", path + ".b"})
+      for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
+  }
+}
+
+TEST(Trainer, WarmupThenImportance) {
+  auto t = make(config(cuis::SamplerKind::loss));
+  cuis::TrainerStats st;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(t->step(), Error::success);
+    ASSERT_EQ(t->stats(&st), Error::success);
+    EXPECT_EQ(st.importance, i >= 3) << i;
+    EXPECT_GE(st.tau, 1.0);
+  }
+  cuis::TrainConfig c = config(cuis::SamplerKind::loss);
+  c.warmup = 0;
+  c.tau_th = 1e6f;  // unreachable: never importance sampling
+  auto never = make(c);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(never->step(), Error::success);
+    ASSERT_EQ(never->stats(&st), Error::success);
+    EXPECT_FALSE(st.importance);
+  }
+}
+
+TEST(Trainer, LearnsTheSyntheticProblem) {
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::predicted}) {
+    auto t = make(config(s));
+    double before = 0, after = 0, err = 0;
+    ASSERT_EQ(t->evaluate(false, &before, &err), Error::success);
+    for (int i = 0; i < 150; ++i) ASSERT_EQ(t->step(), Error::success);
+    ASSERT_EQ(t->evaluate(false, &after, &err), Error::success);
+    EXPECT_LT(after, 0.6 * before) << cuis::sampler_name(s);
+  }
+}
+
+TEST(Trainer, RefusesBadConfigurationsAndMismatchedState) {
+  std::unique_ptr<cuis::Trainer> t;
+  cuis::TrainConfig c = config(cuis::SamplerKind::loss);
+  c.k = 1.5f;
+  EXPECT_EQ(cuis::make_cpu_trainer(c, &data(), &t), Error::invalid_k);
+  c = config(cuis::SamplerKind::loss);
+  c.presample = 0;
+  EXPECT_EQ(cuis::make_cpu_trainer(c, &data(), &t), Error::invalid_argument);
+  c = config(cuis::SamplerKind::loss);
+  c.power = 2.0f;
+  EXPECT_EQ(cuis::make_cpu_trainer(c, &data(), &t), Error::invalid_power);
+
+  const std::string path = ::testing::TempDir() + "cuis_mismatch";
+  auto loss = make(config(cuis::SamplerKind::loss));
+  ASSERT_EQ(loss->step(), Error::success);
+  ASSERT_EQ(loss->save(path), Error::success);
+  auto predicted = make(config(cuis::SamplerKind::predicted));
+  EXPECT_EQ(predicted->load(path), Error::shape_mismatch);
+  cuis::TrainerStats st;
+  ASSERT_EQ(predicted->stats(&st), Error::success);
+  EXPECT_EQ(st.step, 0u);
+  cuis::TrainConfig wide = config(cuis::SamplerKind::loss);
+  wide.hidden = {17};
+  auto other = make(wide);
+  EXPECT_EQ(other->load(path), Error::shape_mismatch);
+  std::remove(path.c_str());
+  std::remove((path + ".trainer").c_str());
+  EXPECT_EQ(other->load(path), Error::io_error);
+}
+
+}  // namespace
