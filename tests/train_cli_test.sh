@@ -22,7 +22,7 @@ common=(--data synthetic --hidden 16 --batch 32 --presample 64 --device cpu --se
 "$bin" "${common[@]}" --steps 40 --eval-every 20 --log "$dir/full.csv" 2>/dev/null
 check "a run writes its log" [ -s "$dir/full.csv" ]
 check "log header" bash -c "head -n 1 '$dir/full.csv' | grep -qx 'step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau'"
-check "evaluations at 0, 20, 40" bash -c "[ \$(cut -d, -f1 '$dir/full.csv' | tail -n +2 | tr '\n' ' ') = '0 20 40 ' ]"
+check "evaluations at 0, 20, 40" [ "$(cut -d, -f1 "$dir/full.csv" | tail -n +2 | tr '\n' ' ')" = "0 20 40 " ]
 "$bin" "${common[@]}" --steps 20 --eval-every 20 --checkpoint "$dir/ck" 2>/dev/null
 check "checkpoint files" [ -s "$dir/ck" ] && [ -s "$dir/ck.trainer" ] && [ -s "$dir/ck.trainer.predictor" ]
 "$bin" "${common[@]}" --steps 20 --eval-every 20 --resume "$dir/ck" --log "$dir/resumed.csv" 2>/dev/null
