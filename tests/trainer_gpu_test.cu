@@ -1,0 +1,88 @@
+// The CUDA training engine against the CPU engine, and its own exact resume.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "cuis/checkpoint.h"
+#include "cuis/trainer.h"
+#include "gpu_fixture.h"
+
+namespace {
+
+using cuis::Error;
+using namespace cuis_test;
+
+const cuis::DataSplit& data() {
+  static const cuis::DataSplit d = cuis::synthetic_data(1000, 200, 12, 4, 3);
+  return d;
+}
+
+cuis::TrainConfig config(cuis::SamplerKind s) {
+  cuis::TrainConfig c;
+  c.sampler = s;
+  c.hidden = {16};
+  c.batch = 32;
+  c.presample = 100;
+  c.history = 4;
+  c.predictor_hidden = {8};
+  c.adaptive_smooth = 0.1f;
+  c.warmup = 2;
+  c.seed = 9;
+  return c;
+}
+
+class TrainerGpu : public Gpu {};
+
+// Uniform batches are the same on both engines; the networks agree to FP32 tolerance.
+TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
+  std::unique_ptr<cuis::Trainer> gpu, cpu;
+  CUIS_OK(cuis::make_cuda_trainer(config(cuis::SamplerKind::uniform), &data(), &gpu));
+  CUIS_OK(cuis::make_cpu_trainer(config(cuis::SamplerKind::uniform), &data(), &cpu));
+  for (int i = 0; i < 5; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+  }
+  cuis::TrainerStats a, b;
+  CUIS_OK(gpu->stats(&a));
+  CUIS_OK(cpu->stats(&b));
+  EXPECT_EQ(a.step, 5u);
+  EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-4 * b.mean_loss);
+  double gl = 0, ge = 0, cl = 0, ce = 0;
+  CUIS_OK(gpu->evaluate(true, &gl, &ge));
+  CUIS_OK(cpu->evaluate(true, &cl, &ce));
+  EXPECT_NEAR(gl, cl, 1e-4 * cl);
+}
+
+TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted}) {
+    const std::string path = ::testing::TempDir() + "cuis_gpu_resume_" + cuis::sampler_name(s);
+    std::unique_ptr<cuis::Trainer> straight, first, resumed;
+    CUIS_OK(cuis::make_cuda_trainer(config(s), &data(), &straight));
+    double before = 0, after = 0, err = 0;
+    CUIS_OK(straight->evaluate(false, &before, &err));
+    for (int i = 0; i < 12; ++i) CUIS_OK(straight->step());
+    cuis::TrainerStats st;
+    CUIS_OK(straight->stats(&st));
+    EXPECT_EQ(st.importance, s != cuis::SamplerKind::uniform);
+    CUIS_OK(straight->evaluate(false, &after, &err));
+    EXPECT_LT(after, before) << cuis::sampler_name(s);
+    CUIS_OK(cuis::make_cuda_trainer(config(s), &data(), &first));
+    for (int i = 0; i < 6; ++i) CUIS_OK(first->step());
+    CUIS_OK(first->save(path));
+    CUIS_OK(cuis::make_cuda_trainer(config(s), &data(), &resumed));
+    CUIS_OK(resumed->load(path));
+    for (int i = 0; i < 6; ++i) CUIS_OK(resumed->step());
+    CUIS_OK(straight->save(path + ".a"));
+    CUIS_OK(resumed->save(path + ".b"));
+    cuis::Checkpoint ca, cb;
+    CUIS_OK(cuis::read_checkpoint(path + ".a", &ca));
+    CUIS_OK(cuis::read_checkpoint(path + ".b", &cb));
+    EXPECT_EQ(ca.params, cb.params) << cuis::sampler_name(s);
+    for (const std::string& p : {path, path + ".a", path + ".b"})
+      for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
+  }
+}
+
+}  // namespace
