@@ -65,6 +65,23 @@ __device__ __forceinline__ bool input_rejected(const WorkHeader* h, const Transf
   return h->bad_enc != BAD_NONE || h->positive_count == 0 || mean_loss_invalid(tr, load_mean_loss(tr));
 }
 
+// Writes draw j's weight: 1, the unbiased weight, or (biased) the raw biased
+// weight and the two rescaling terms for the finishing kernel. terms is
+// [3][num_draws]: biased weight, unbiased * score, biased * score.
+__device__ __forceinline__ void write_weight(float* weights, double* terms, int64_t num_draws, int64_t j,
+                                             const detail::DrawWeight& w, Weighting weighting, float k) {
+  if (weighting == Weighting::none) {
+    weights[j] = 1.0f;
+  } else if (weighting == Weighting::unbiased) {
+    weights[j] = detail::weight_to_float(w.unbiased);
+  } else {
+    const double b = detail::biased_weight(w.unbiased, k);
+    terms[j] = b;
+    terms[num_draws + j] = detail::dmul(w.unbiased, w.score);
+    terms[2 * num_draws + j] = detail::dmul(b, w.score);
+  }
+}
+
 // 64-bit and 128-bit warp shuffles.
 __device__ __forceinline__ uint64_t shfl_u64(uint64_t v, int src) {
   return __shfl_sync(0xffffffffu, static_cast<unsigned long long>(v), src);

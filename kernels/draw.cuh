@@ -109,17 +109,8 @@ __global__ void __launch_bounds__(DRAW_THREADS) draw_kernel(DrawParams p, Draws 
       if (p.weights) {
         const u128 before = tile > 0 ? p.prefix[tile - 1] : u128{0};
         const uint64_t mass = static_cast<uint64_t>(p.prefix[tile] - before);
-        const detail::DrawWeight w = detail::weight_with_replacement(total, mass, tile_sum, q, p.n);
-        if (p.weighting == Weighting::none) {
-          p.weights[j] = 1.0f;
-        } else if (p.weighting == Weighting::unbiased) {
-          p.weights[j] = detail::weight_to_float(w.unbiased);
-        } else {
-          const double b = detail::biased_weight(w.unbiased, p.k);
-          p.terms[j] = b;
-          p.terms[p.num_draws + j] = detail::dmul(w.unbiased, w.score);
-          p.terms[2 * p.num_draws + j] = detail::dmul(b, w.score);
-        }
+        write_weight(p.weights, p.terms, p.num_draws, j, detail::weight_with_replacement(total, mass, tile_sum, q, p.n),
+                     p.weighting, p.k);
       }
     }
   }

@@ -80,17 +80,8 @@ __global__ void __launch_bounds__(KEY_THREADS) select_kernel(SelectParams p) {
     p.indices[j] = p.candidate_ids ? p.candidate_ids[item] : item;
     if (!p.weights) continue;
     const double t = detail::transform_score(p.scores[item], tp);
-    const detail::DrawWeight w = detail::weight_without_replacement(t, tau, p.num_draws, p.n);
-    if (p.weighting == Weighting::none) {
-      p.weights[j] = 1.0f;
-    } else if (p.weighting == Weighting::unbiased) {
-      p.weights[j] = detail::weight_to_float(w.unbiased);
-    } else {
-      const double b = detail::biased_weight(w.unbiased, p.k);
-      p.terms[j] = b;
-      p.terms[p.num_draws + j] = detail::dmul(w.unbiased, w.score);
-      p.terms[2 * p.num_draws + j] = detail::dmul(b, w.score);
-    }
+    write_weight(p.weights, p.terms, p.num_draws, j, detail::weight_without_replacement(t, tau, p.num_draws, p.n),
+                 p.weighting, p.k);
   }
 }
 

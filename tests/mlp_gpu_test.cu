@@ -12,29 +12,13 @@
 #include "cuis/mlp.h"
 #include "cuis/reference_mlp.h"
 #include "gpu_fixture.h"
+#include "train_data.h"
 
 namespace {
 
 using cuis::DeviceBuffer;
 using cuis::Error;
 using namespace cuis_test;
-
-struct Data {
-  std::vector<float> x, targets;
-  std::vector<int32_t> labels;
-};
-
-Data make_data(int64_t rows, int32_t features, int32_t classes, uint64_t seed) {
-  Data d{std::vector<float>(rows * features), std::vector<float>(rows), std::vector<int32_t>(rows)};
-  std::mt19937_64 g(seed);
-  std::normal_distribution<float> n(0.0f, 1.0f);
-  for (auto& v : d.x) v = n(g);
-  for (int64_t r = 0; r < rows; ++r) {
-    d.labels[r] = static_cast<int32_t>(g() % classes);
-    d.targets[r] = 0.5f * d.x[r * features] - 0.25f * d.x[r * features + 1];
-  }
-  return d;
-}
 
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel, double abs,
                   const char* what) {

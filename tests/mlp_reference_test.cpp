@@ -11,28 +11,13 @@
 
 #include "cuis/checkpoint.h"
 #include "cuis/reference_mlp.h"
+#include "train_data.h"
 
 namespace {
 
 using cuis::Error;
-
-struct Data {
-  std::vector<float> x, targets;
-  std::vector<int32_t> labels;
-  int64_t rows;
-};
-
-Data make_data(int64_t rows, int32_t features, int32_t classes, uint64_t seed) {
-  Data d{std::vector<float>(rows * features), std::vector<float>(rows), std::vector<int32_t>(rows), rows};
-  std::mt19937_64 g(seed);
-  std::normal_distribution<float> n(0.0f, 1.0f);
-  for (auto& v : d.x) v = n(g);
-  for (int64_t r = 0; r < rows; ++r) {
-    d.labels[r] = static_cast<int32_t>(g() % classes);
-    d.targets[r] = 0.5f * d.x[r * features] - 0.25f * d.x[r * features + 1];
-  }
-  return d;
-}
+using cuis_test::Data;
+using cuis_test::make_data;
 
 // (1/B) sum_j w_j loss_j for the current parameters.
 double batch_loss(const cuis::ref::Mlp& m, const Data& d, const std::vector<int64_t>& idx, const std::vector<float>& w) {

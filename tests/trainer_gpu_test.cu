@@ -7,28 +7,17 @@
 #include "cuis/checkpoint.h"
 #include "cuis/trainer.h"
 #include "gpu_fixture.h"
+#include "train_data.h"
 
 namespace {
 
 using cuis::Error;
 using namespace cuis_test;
 
-const cuis::DataSplit& data() {
-  static const cuis::DataSplit d = cuis::synthetic_data(1000, 200, 12, 4, 3);
-  return d;
-}
-
+const cuis::DataSplit& data() { return trainer_data(); }
 cuis::TrainConfig config(cuis::SamplerKind s) {
-  cuis::TrainConfig c;
-  c.sampler = s;
-  c.hidden = {16};
-  c.batch = 32;
-  c.presample = 100;
-  c.history = 4;
-  c.predictor_hidden = {8};
-  c.adaptive_smooth = 0.1f;
+  cuis::TrainConfig c = small_config(s);
   c.warmup = 2;
-  c.seed = 9;
   return c;
 }
 

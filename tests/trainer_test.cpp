@@ -7,29 +7,15 @@
 
 #include "cuis/checkpoint.h"
 #include "cuis/trainer.h"
+#include "train_data.h"
 
 namespace {
 
 using cuis::Error;
+using cuis_test::small_config;
 
-const cuis::DataSplit& data() {
-  static const cuis::DataSplit d = cuis::synthetic_data(1000, 200, 12, 4, 3);
-  return d;
-}
-
-cuis::TrainConfig config(cuis::SamplerKind s) {
-  cuis::TrainConfig c;
-  c.sampler = s;
-  c.hidden = {16};
-  c.batch = 32;
-  c.presample = 100;
-  c.history = 4;
-  c.predictor_hidden = {8};
-  c.adaptive_smooth = 0.1f;
-  c.warmup = 3;
-  c.seed = 9;
-  return c;
-}
+const cuis::DataSplit& data() { return cuis_test::trainer_data(); }
+cuis::TrainConfig config(cuis::SamplerKind s) { return small_config(s); }
 
 std::unique_ptr<cuis::Trainer> make(const cuis::TrainConfig& c) {
   std::unique_ptr<cuis::Trainer> t;
