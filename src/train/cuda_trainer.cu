@@ -27,11 +27,24 @@ struct LoopDevice {
   float mean_loss_f;  // what the sampler's adaptive smoothing reads
   int tau_seen, importance;
   unsigned long long step;
+  int failed;         // a stage reported a problem: the loop kernels stop changing state
+  int reserved;
 };
+
+// Copies a stage's status into the run's first error (once), and marks the
+// loop failed. With only_if_importance, a sampler status counts only on the
+// steps whose batch it really drew.
+__global__ void merge_status_kernel(const DeviceStatus* stage, DeviceStatus* first, LoopDevice* loop,
+                                    int only_if_importance) {
+  if (stage->code == Error::success || (only_if_importance && !loop->importance) || loop->failed) return;
+  *first = *stage;
+  loop->failed = 1;
+}
 
 // tau of the candidate scores, its running mean, and whether this step samples by importance.
 __global__ void tau_kernel(const float* scores, int64_t p, LoopDevice* loop, int warm, float tau_th) {
   __shared__ double s1[THREADS], s2[THREADS];
+  if (loop->failed) return;
   double a = 0.0, b = 0.0;
   for (int64_t i = threadIdx.x; i < p; i += THREADS) {
     a += scores[i];
@@ -56,8 +69,9 @@ __global__ void tau_kernel(const float* scores, int64_t p, LoopDevice* loop, int
 }
 
 // Without importance sampling this step, the batch is the first candidates, weight 1.
-__global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, float* w, int64_t b, const LoopDevice* loop) {
-  if (loop->importance) return;
+__global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, float* w, int64_t b, const LoopDevice* loop,
+                              int scoring) {
+  if (scoring && loop->importance) return;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
     idx[j] = cand[j % p];
     if (w) w[j] = 1.0f;
@@ -66,6 +80,7 @@ __global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, floa
 
 __global__ void batch_mean_kernel(const float* loss, int64_t b, LoopDevice* loop) {
   __shared__ double s[THREADS];
+  if (loop->failed) return;
   double a = 0.0;
   for (int64_t i = threadIdx.x; i < b; i += THREADS) a += loss[i];
   s[threadIdx.x] = a;
@@ -83,12 +98,15 @@ __global__ void batch_mean_kernel(const float* loss, int64_t b, LoopDevice* loop
   }
 }
 
-__global__ void features_kernel(const int64_t* rows, int64_t count, const float* history, const int32_t* seen,
-                                const int32_t* labels, int32_t h, int32_t f, float* out) {
+// Rows outside [0, n) (a failed draw's -1) give NaN features, which the
+// predictor's own checks report; nothing is read out of bounds.
+__global__ void features_kernel(const int64_t* rows, int64_t count, int64_t n, const float* history,
+                                const int32_t* seen, const int32_t* labels, int32_t h, int32_t f, float* out) {
   const int64_t total = count * f;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; e < total; e += static_cast<int64_t>(gridDim.x) * THREADS) {
     const int64_t j = e / f, r = rows[j];
-    out[e] = detail::predictor_feature(history + r * h, seen[r], labels[r], h, static_cast<int32_t>(e - j * f));
+    out[e] = r >= 0 && r < n ? detail::predictor_feature(history + r * h, seen[r], labels[r], h, static_cast<int32_t>(e - j * f))
+                             : NAN;
   }
 }
 
@@ -98,9 +116,12 @@ __global__ void clamp_kernel(const float* pred, int64_t n, float* scores) {
 }
 
 // New losses into the histories; a row drawn twice takes its last occurrence.
-__global__ void history_kernel(const int64_t* idx, int64_t b, const float* loss, float* history, int32_t* seen, int32_t h) {
+__global__ void history_kernel(const int64_t* idx, int64_t b, int64_t n, const float* loss, float* history, int32_t* seen,
+                               int32_t h, const LoopDevice* loop) {
+  if (loop->failed) return;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
     const int64_t r = idx[j];
+    if (r < 0 || r >= n) continue;
     bool later = false;
     for (int64_t k = j + 1; k < b && !later; ++k) later = idx[k] == r;
     if (later) continue;
@@ -126,15 +147,22 @@ Error upload(DeviceBuffer<T>* d, const std::vector<T>& h) {
 
 unsigned blocks(int64_t n) { return static_cast<unsigned>(std::min<int64_t>(1024, (n + THREADS - 1) / THREADS)); }
 
+// Owns the engine's stream; declared first in CudaTrainer so that it is
+// destroyed last, after the networks whose cuBLAS handles are bound to it.
+struct StreamHolder {
+  cudaStream_t stream = nullptr;
+  ~StreamHolder() {
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+
 class CudaTrainer final : public Trainer {
  public:
   CudaTrainer(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d), m_seeds(detail::run_seeds(c.seed)) {}
-  ~CudaTrainer() override {
-    if (m_stream) cudaStreamDestroy(m_stream);
-  }
 
   Error init() {
-    CUIS_CUDA_TRY(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
+    CUIS_CUDA_TRY(cudaStreamCreateWithFlags(&m_holder.stream, cudaStreamNonBlocking));
+    m_stream = m_holder.stream;
     const Dataset& tr = m_data->train;
     const int64_t p = detail::candidates_per_step(m_cfg);
     TRY(upload(&m_x, tr.x));
@@ -151,8 +179,12 @@ class CudaTrainer final : public Trainer {
     TRY(m_batch_loss.resize(m_cfg.batch));
     TRY(m_loop.resize(1));
     TRY(m_sample_status.resize(1));
+    TRY(m_score_status.resize(1));
+    TRY(m_first_error.resize(1));
     CUIS_CUDA_TRY(cudaMemset(m_loop.data(), 0, sizeof(LoopDevice)));
     CUIS_CUDA_TRY(cudaMemset(m_sample_status.data(), 0, sizeof(DeviceStatus)));  // code 0: success
+    CUIS_CUDA_TRY(cudaMemset(m_score_status.data(), 0, sizeof(DeviceStatus)));
+    CUIS_CUDA_TRY(cudaMemset(m_first_error.data(), 0, sizeof(DeviceStatus)));
     if (m_cfg.sampler != SamplerKind::uniform) {
       SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, 0, 0.0f);
       size_t bytes = 0;
@@ -182,15 +214,18 @@ class CudaTrainer final : public Trainer {
     const bool scoring = m_cfg.sampler != SamplerKind::uniform;
     if (scoring) {
       TRY(score_candidates(p));
-      tau_kernel<<<1, THREADS, 0, st>>>(m_scores.data(), p, m_loop.data(), static_cast<int64_t>(s) >= m_cfg.warmup,
-                                        m_cfg.tau_th);
+      const bool warm = static_cast<int64_t>(s) >= m_cfg.warmup;
+      tau_kernel<<<1, THREADS, 0, st>>>(m_scores.data(), p, m_loop.data(), warm, m_cfg.tau_th);
       CUIS_LAUNCH_CHECK(st);
-      SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, s, 0.0f);
-      o.d_mean_loss = &m_loop.data()->mean_loss_f;
-      const SampleArgs a{m_scores.data(), p, m_cand.data(), b, m_idx.data(), m_w.data(), m_sample_status.data()};
-      TRY(sample(a, o, m_ws.data(), m_ws.bytes(), st));
+      if (warm) {  // during warm-up the batch is uniform: no draw to make
+        SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, s, 0.0f);
+        o.d_mean_loss = &m_loop.data()->mean_loss_f;
+        const SampleArgs a{m_scores.data(), p, m_cand.data(), b, m_idx.data(), m_w.data(), m_sample_status.data()};
+        TRY(sample(a, o, m_ws.data(), m_ws.bytes(), st));
+        TRY(merge(m_sample_status.data(), true));
+      }
     }
-    choose_kernel<<<blocks(b), THREADS, 0, st>>>(m_cand.data(), p, m_idx.data(), m_w.data(), b, m_loop.data());
+    choose_kernel<<<blocks(b), THREADS, 0, st>>>(m_cand.data(), p, m_idx.data(), m_w.data(), b, m_loop.data(), scoring);
     CUIS_LAUNCH_CHECK(st);
     TrainBatch tb;
     tb.data = m_x.data();
@@ -201,6 +236,7 @@ class CudaTrainer final : public Trainer {
     tb.batch = b;
     tb.loss = m_batch_loss.data();
     TRY(m_main.train_step(tb, st));
+    TRY(merge(m_main.status(), false));
     batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, m_loop.data());
     CUIS_LAUNCH_CHECK(st);
     if (m_cfg.sampler == SamplerKind::predicted) TRY(learn_losses());
@@ -208,15 +244,16 @@ class CudaTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
+  // The first problem any stage reported (scoring, sampling, training, the
+  // predictor) fails the run here, as the CPU engine's step() would have.
   Error stats(TrainerStats* out) override {
     LoopDevice l{};
-    DeviceStatus main_st{}, sample_st{};
-    CUIS_CUDA_TRY(cudaMemcpyAsync(&l, m_loop.data(), sizeof l, cudaMemcpyDeviceToHost, m_stream));
-    CUIS_CUDA_TRY(cudaMemcpyAsync(&main_st, m_main.status(), sizeof main_st, cudaMemcpyDeviceToHost, m_stream));
-    CUIS_CUDA_TRY(cudaMemcpyAsync(&sample_st, m_sample_status.data(), sizeof sample_st, cudaMemcpyDeviceToHost, m_stream));
+    TRY(read_loop(&l));
+    DeviceStatus first{};
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&first, m_first_error.data(), sizeof first, cudaMemcpyDeviceToHost, m_stream));
     CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
-    if (sample_st.code != Error::success) return set_error(sample_st.code, "sampling: " + describe(sample_st));
-    if (main_st.code != Error::success) return set_error(main_st.code, "training: " + describe(main_st));
+    if (first.code != Error::success)
+      return set_error(first.code, "step " + std::to_string(l.step) + ": " + describe(first));
     *out = TrainerStats{l.step, l.batch_loss, l.mean_loss, l.tau, l.importance != 0};
     return set_error(Error::success, "");
   }
@@ -235,15 +272,16 @@ class CudaTrainer final : public Trainer {
     TRY(m_main.checkpoint(&main, m_stream));
     TRY(stats(&s.stats));
     LoopDevice l{};
-    CUIS_CUDA_TRY(cudaMemcpy(&l, m_loop.data(), sizeof l, cudaMemcpyDeviceToHost));
+    TRY(read_loop(&l));
     s.tau_seen = l.tau_seen != 0;
     s.has_predictor = m_cfg.sampler == SamplerKind::predicted;
     if (s.has_predictor) {
       TRY(m_predictor.checkpoint(&s.predictor, m_stream));
       s.history.resize(m_history.size());
       s.seen.resize(m_seen.size());
-      CUIS_CUDA_TRY(cudaMemcpy(s.history.data(), m_history.data(), m_history.bytes(), cudaMemcpyDeviceToHost));
-      CUIS_CUDA_TRY(cudaMemcpy(s.seen.data(), m_seen.data(), m_seen.bytes(), cudaMemcpyDeviceToHost));
+      CUIS_CUDA_TRY(cudaMemcpyAsync(s.history.data(), m_history.data(), m_history.bytes(), cudaMemcpyDeviceToHost, m_stream));
+      CUIS_CUDA_TRY(cudaMemcpyAsync(s.seen.data(), m_seen.data(), m_seen.bytes(), cudaMemcpyDeviceToHost, m_stream));
+      CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
     }
     TRY(write_checkpoint(path, main));
     return detail::write_loop_state(path + ".trainer", s);
@@ -258,28 +296,49 @@ class CudaTrainer final : public Trainer {
     if (s.has_predictor != predicted ||
         (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
       return set_error(Error::shape_mismatch, path + ": saved by a run with another sampler or dataset");
-    if (main.shape.sizes != m_main.shape().sizes || (predicted && s.predictor.shape.sizes != m_predictor.shape().sizes))
+    // Everything is checked before anything changes.
+    auto same = [](const Checkpoint& c, const MlpShape& shape) {
+      return c.shape.sizes == shape.sizes && c.shape.activation == shape.activation && c.shape.loss == shape.loss;
+    };
+    if (!same(main, m_main.shape()) || (predicted && !same(s.predictor, m_predictor.shape())))
       return set_error(Error::shape_mismatch, path + ": saved by a run with another network");
     TRY(m_main.restore(main, m_stream));
     if (predicted) {
       TRY(m_predictor.restore(s.predictor, m_stream));
-      CUIS_CUDA_TRY(cudaMemcpy(m_history.data(), s.history.data(), m_history.bytes(), cudaMemcpyHostToDevice));
-      CUIS_CUDA_TRY(cudaMemcpy(m_seen.data(), s.seen.data(), m_seen.bytes(), cudaMemcpyHostToDevice));
+      CUIS_CUDA_TRY(cudaMemcpyAsync(m_history.data(), s.history.data(), m_history.bytes(), cudaMemcpyHostToDevice, m_stream));
+      CUIS_CUDA_TRY(cudaMemcpyAsync(m_seen.data(), s.seen.data(), m_seen.bytes(), cudaMemcpyHostToDevice, m_stream));
     }
+    // A uniform run never samples by importance, whatever the saved run did.
+    const bool importance = s.stats.importance && m_cfg.sampler != SamplerKind::uniform;
     const LoopDevice l{s.stats.batch_loss, s.stats.mean_loss, s.stats.tau, static_cast<float>(s.stats.mean_loss),
-                       s.tau_seen ? 1 : 0, s.stats.importance ? 1 : 0, s.stats.step};
-    CUIS_CUDA_TRY(cudaMemcpy(m_loop.data(), &l, sizeof l, cudaMemcpyHostToDevice));
+                       s.tau_seen ? 1 : 0, importance ? 1 : 0, s.stats.step, 0, 0};
+    CUIS_CUDA_TRY(cudaMemcpyAsync(m_loop.data(), &l, sizeof l, cudaMemcpyHostToDevice, m_stream));
+    CUIS_CUDA_TRY(cudaMemsetAsync(m_first_error.data(), 0, sizeof(DeviceStatus), m_stream));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));  // the host values above live on this stack frame
     m_host_step = s.stats.step;
     return set_error(Error::success, "");
   }
 
  private:
+  Error read_loop(LoopDevice* l) {
+    CUIS_CUDA_TRY(cudaMemcpyAsync(l, m_loop.data(), sizeof *l, cudaMemcpyDeviceToHost, m_stream));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
+    return Error::success;
+  }
+
+  Error merge(const DeviceStatus* stage, bool only_if_importance) {
+    merge_status_kernel<<<1, 1, 0, m_stream>>>(stage, m_first_error.data(), m_loop.data(), only_if_importance);
+    CUIS_LAUNCH_CHECK(m_stream);
+    return Error::success;
+  }
+
   Error score_candidates(int64_t p) {
     const Dataset& tr = m_data->train;
     if (m_cfg.sampler == SamplerKind::predicted) {
       const int32_t f = m_predictor.shape().sizes[0];
-      features_kernel<<<blocks(p * f), THREADS, 0, m_stream>>>(m_cand.data(), p, m_history.data(), m_seen.data(),
-                                                              m_labels.data(), m_cfg.history, f, m_features.data());
+      features_kernel<<<blocks(p * f), THREADS, 0, m_stream>>>(m_cand.data(), p, tr.rows, m_history.data(),
+                                                              m_seen.data(), m_labels.data(), m_cfg.history, f,
+                                                              m_features.data());
       CUIS_LAUNCH_CHECK(m_stream);
       TRY(m_predictor.predict(m_features.data(), p, nullptr, p, m_pred.data(), m_stream));
       clamp_kernel<<<blocks(p), THREADS, 0, m_stream>>>(m_pred.data(), p, m_scores.data());
@@ -288,15 +347,17 @@ class CudaTrainer final : public Trainer {
     }
     float* loss = m_cfg.sampler == SamplerKind::loss ? m_scores.data() : m_norms.data();
     float* norm = m_cfg.sampler == SamplerKind::loss ? m_norms.data() : m_scores.data();
-    return m_main.score(m_x.data(), tr.rows, m_labels.data(), nullptr, m_cand.data(), p, loss, norm,
-                        m_sample_status.data(), m_stream);
+    TRY(m_main.score(m_x.data(), tr.rows, m_labels.data(), nullptr, m_cand.data(), p, loss, norm,
+                     m_score_status.data(), m_stream));
+    return merge(m_score_status.data(), false);
   }
 
   Error learn_losses() {
     const int64_t b = m_cfg.batch;
     const int32_t f = m_predictor.shape().sizes[0];
-    features_kernel<<<blocks(b * f), THREADS, 0, m_stream>>>(m_idx.data(), b, m_history.data(), m_seen.data(),
-                                                            m_labels.data(), m_cfg.history, f, m_features.data());
+    features_kernel<<<blocks(b * f), THREADS, 0, m_stream>>>(m_idx.data(), b, m_data->train.rows, m_history.data(),
+                                                            m_seen.data(), m_labels.data(), m_cfg.history, f,
+                                                            m_features.data());
     CUIS_LAUNCH_CHECK(m_stream);
     TrainBatch pb;
     pb.data = m_features.data();
@@ -304,12 +365,14 @@ class CudaTrainer final : public Trainer {
     pb.targets = m_batch_loss.data();
     pb.batch = b;
     TRY(m_predictor.train_step(pb, m_stream));
-    history_kernel<<<blocks(b), THREADS, 0, m_stream>>>(m_idx.data(), b, m_batch_loss.data(), m_history.data(),
-                                                       m_seen.data(), m_cfg.history);
+    TRY(merge(m_predictor.status(), false));
+    history_kernel<<<blocks(b), THREADS, 0, m_stream>>>(m_idx.data(), b, m_data->train.rows, m_batch_loss.data(),
+                                                       m_history.data(), m_seen.data(), m_cfg.history, m_loop.data());
     CUIS_LAUNCH_CHECK(m_stream);
     return Error::success;
   }
 
+  StreamHolder m_holder;  // first: destroyed last
   TrainConfig m_cfg;
   const DataSplit* m_data;
   detail::RunSeeds m_seeds;
@@ -320,7 +383,7 @@ class CudaTrainer final : public Trainer {
   DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen;
   DeviceBuffer<int64_t> m_cand, m_idx;
   DeviceBuffer<LoopDevice> m_loop;
-  DeviceBuffer<DeviceStatus> m_sample_status;
+  DeviceBuffer<DeviceStatus> m_sample_status, m_score_status, m_first_error;
   DeviceBuffer<char> m_ws;
 };
 
