@@ -53,7 +53,8 @@ def main():
     if "uniform" not in runs:
         raise SystemExit("compare_runs: a uniform run is needed as the reference")
     mean = lambda v: sum(v) / len(v)
-    target = mean([float(r[-1]["train_loss"]) for r in runs["uniform"]])
+    # The loss every uniform run has reached by its end (the worst seed's final loss).
+    target = max(float(r[-1]["train_loss"]) for r in runs["uniform"])
     unit = "s" if args.x == "wall_s" else " steps"
     print(f"| sampler | runs | final train loss | final test error | {args.x} to reach uniform's final train loss "
           f"({target:.4f}) | speed-up |")
@@ -79,8 +80,7 @@ def main():
             print("compare_runs: matplotlib is not installed; no plot", file=sys.stderr)
             return 0
         fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-        palette = {"uniform": "tab:gray", "loss": "tab:blue", "gnorm": "tab:green", "predicted": "tab:red"}
-        colors = {k: palette.get(k.split("-")[0]) for k in runs}
+        colors = {k: ("tab:gray" if k == "uniform" else f"C{i}") for i, k in enumerate(sorted(runs))}
         for sampler, rs in runs.items():
             for i, r in enumerate(rs):
                 x = [float(v[args.x]) for v in r]
