@@ -400,6 +400,22 @@ TEST(BadInput, Arguments) {
   EXPECT_EQ(cuis::ref::sample(a, options(1)), Error::null_pointer);
 }
 
+// Uniform indices: in range, counter-based, and uniform (chi-square over 1000
+// bins, 500000 draws, alpha 1e-3 / 10 as above).
+TEST(UniformIndices, InRangeReproducibleUniform) {
+  const int64_t n = 1000, count = 500000;
+  std::vector<int64_t> a(count), b(count - 1);
+  ASSERT_EQ(cuis::ref::uniform_indices(a.data(), count, n, cuis::RngState{5, 0}), Error::success);
+  ASSERT_EQ(cuis::ref::uniform_indices(b.data(), count - 1, n, cuis::RngState{5, 1}), Error::success);
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), a.begin() + 1));
+  std::vector<uint64_t> counts(n);
+  ASSERT_EQ(count_into(a, counts), 0u);
+  const ChiSquare c = chi_square(counts, std::vector<double>(n, 1.0 / n), count);
+  EXPECT_GT(c.p_value, ALPHA) << c.statistic;
+  EXPECT_EQ(cuis::ref::uniform_indices(a.data(), 0, n, cuis::RngState{}), Error::empty_input);
+  EXPECT_EQ(cuis::ref::uniform_indices(nullptr, 3, n, cuis::RngState{}), Error::null_pointer);
+}
+
 TEST(Status, DescribeNamesTheProblem) {
   cuis::DeviceStatus st{Error::nan_score, 0, 17, std::nanf(""), 0.0f, 0};
   EXPECT_NE(cuis::describe(st).find("17"), std::string::npos);

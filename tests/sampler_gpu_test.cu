@@ -341,6 +341,20 @@ TEST_F(SamplerGpu, RngNotAdvancedAndWeightsOptional) {
   }
 }
 
+TEST_F(SamplerGpu, UniformIndicesMatchReference) {
+  const int64_t n = 12345, count = 100003;
+  DeviceBuffer<int64_t> d;
+  CUIS_OK(d.resize(count));
+  DeviceBuffer<cuis::RngState> rng = upload(std::vector<cuis::RngState>{{7, 40}});
+  CUIS_OK(cuis::uniform_indices(d.data(), count, n, cuis::RngState{7, 40}, nullptr, false, stream));
+  std::vector<int64_t> want(count);
+  CUIS_OK(cuis::ref::uniform_indices(want.data(), count, n, cuis::RngState{7, 40}));
+  EXPECT_EQ(download(d.data(), count), want);
+  CUIS_OK(cuis::uniform_indices(d.data(), count, n, cuis::RngState{}, rng.data(), true, stream));
+  EXPECT_EQ(download(d.data(), count), want);  // read from device memory
+  EXPECT_EQ(download(rng.data(), 1)[0].offset, 40u + count);
+}
+
 // n = 2^31 + 5000 with zeros except six items past 2^31: every draw lands on
 // them, in proportion (chi-square, alpha 1e-3, 60000 draws).
 TEST_F(SamplerGpu, BeyondTwoToThe31) {
