@@ -77,16 +77,15 @@ void report(benchmark::State& state, int64_t batch, double seconds_per_step) {
 
 constexpr int STEPS = 50;
 
-void BM_TrainStep(benchmark::State& state) {
-  const int64_t batch = state.range(0);
-  Setup s;
-  if (!make(batch, &s, state)) return;
-  for (int k = 0; k < 3; ++k) s.mlp.train_step(batch_at(s, batch, k), g_stream);
+// Times STEPS calls of enqueue(k) per benchmark iteration with CUDA events and
+// reports the per-step figures; enqueue returns false to stop with an error.
+template <class Enqueue>
+void time_steps(benchmark::State& state, int64_t batch, Enqueue enqueue) {
   double total = 0.0;
   for (auto _ : state) {
     cudaEventRecord(g_start, g_stream);
     for (int k = 0; k < STEPS; ++k)
-      if (s.mlp.train_step(batch_at(s, batch, k), g_stream) != cuis::Error::success) {
+      if (!enqueue(k)) {
         state.SkipWithError(cuis::last_error_message().c_str());
         return;
       }
@@ -98,6 +97,14 @@ void BM_TrainStep(benchmark::State& state) {
     total += ms / 1e3;
   }
   report(state, batch, total / (state.iterations() * STEPS));
+}
+
+void BM_TrainStep(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  Setup s;
+  if (!make(batch, &s, state)) return;
+  for (int k = 0; k < 3; ++k) s.mlp.train_step(batch_at(s, batch, k), g_stream);
+  time_steps(state, batch, [&](int k) { return s.mlp.train_step(batch_at(s, batch, k), g_stream) == cuis::Error::success; });
 }
 
 // One captured step per batch slot; the graphs replayed back to back.
@@ -120,19 +127,8 @@ void BM_TrainStepGraph(benchmark::State& state) {
     execs.push_back(exec);
   }
   for (auto exec : execs) cudaGraphLaunch(exec, g_stream);
-  double total = 0.0;
-  for (auto _ : state) {
-    cudaEventRecord(g_start, g_stream);
-    for (int k = 0; k < STEPS; ++k) cudaGraphLaunch(execs[k % execs.size()], g_stream);
-    cudaEventRecord(g_stop, g_stream);
-    cudaEventSynchronize(g_stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, g_start, g_stop);
-    state.SetIterationTime(ms / 1e3 / STEPS);
-    total += ms / 1e3;
-  }
+  time_steps(state, batch, [&](int k) { return cudaGraphLaunch(execs[k % execs.size()], g_stream) == cudaSuccess; });
   for (auto exec : execs) cudaGraphExecDestroy(exec);
-  report(state, batch, total / (state.iterations() * STEPS));
 }
 
 // FP32 GEMM throughput (4096^3), the denominator of the floor.
