@@ -40,6 +40,9 @@ struct TrainConfig {
   uint64_t seed = 1;
   int32_t history = 10;                        // predictor: losses remembered per sample
   std::vector<int32_t> predictor_hidden = {32, 32};
+  // CUDA engine: capture the first step in a CUDA graph and replay it (one
+  // launch per step); off: every step enqueues its kernels. Same results.
+  bool cuda_graph = true;
 };
 
 // The default variance-reduction threshold (P + 3b) / (3b) of METHOD.md section 5.

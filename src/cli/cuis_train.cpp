@@ -24,7 +24,8 @@ const char* USAGE =
     "                  [--power A] [--presample P] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
     "                  [--optimizer sgd|adam] [--lr LR] [--momentum M] [--weight-decay D]\n"
     "                  [--epochs E | --steps S | --seconds T] [--eval-every S] [--seed S]\n"
-    "                  [--device auto|cuda|cpu] [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
+    "                  [--device auto|cuda|cpu] [--graph on|off] [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
+    "  --graph: the CUDA engine replays each step as one CUDA graph (default on)\n"
     "  --tau-th T: importance sampling only while the smoothed tau exceeds T (0: always; 'auto': (P+3B)/(3B))\n"
     "  wall_s in the log is training time; evaluations are not counted.\n";
 
@@ -105,6 +106,7 @@ int parse(int argc, char** argv, Flags* f) {
     else if (a == "--eval-every") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->eval_every = n; }
     else if (a == "--seed") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.seed = static_cast<uint64_t>(n); }
     else if (a == "--device") { if (v != "auto" && v != "cuda" && v != "cpu") return bad("auto, cuda or cpu"); f->device = v; }
+    else if (a == "--graph") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.cuda_graph = v == "on"; }
     else if (a == "--log") f->log = v;
     else if (a == "--checkpoint") f->checkpoint = v;
     else if (a == "--resume") f->resume = v;

@@ -1,6 +1,9 @@
 // The CUDA training engine: the loop of cuis/trainer.h with every array on the
 // device and no host round trip per step (the host only enqueues; stats() is
-// the one place that waits).
+// the one place that waits). Nothing a step enqueues depends on host state:
+// the step count, the RNG offsets, warm-up and the tau switch live in
+// LoopDevice, so the first step is captured in a CUDA graph (unless
+// TrainConfig::cuda_graph is off) and every step replays it.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -29,21 +32,31 @@ struct LoopDevice {
   unsigned long long step;
   int failed;         // a stage reported a problem: the loop kernels stop changing state
   int reserved;
+  RngState candidates, draws;  // this step's streams: offsets step * P and step * B
 };
 
+// The loop state after `step` steps (the RNG offsets follow from the step).
+LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds& seeds, int64_t p, int64_t b) {
+  return LoopDevice{s.batch_loss, s.mean_loss, s.tau, static_cast<float>(s.mean_loss), tau_seen ? 1 : 0,
+                    s.importance ? 1 : 0, s.step, 0, 0, RngState{seeds.candidates, s.step * static_cast<uint64_t>(p)},
+                    RngState{seeds.draws, s.step * static_cast<uint64_t>(b)}};
+}
+
 // Copies a stage's status into the run's first error (once), and marks the
-// loop failed. With only_if_importance, a sampler status counts only on the
-// steps whose batch it really drew.
-__global__ void merge_status_kernel(const DeviceStatus* stage, DeviceStatus* first, LoopDevice* loop,
-                                    int only_if_importance) {
-  if (stage->code == Error::success || (only_if_importance && !loop->importance) || loop->failed) return;
+// loop failed. Called by one thread of the loop kernels that follow a stage.
+__device__ void merge_status(const DeviceStatus* stage, DeviceStatus* first, LoopDevice* loop) {
+  if (stage->code == Error::success || loop->failed) return;
   *first = *stage;
   loop->failed = 1;
 }
 
-// tau of the candidate scores, its running mean, and whether this step samples by importance.
-__global__ void tau_kernel(const float* scores, int64_t p, LoopDevice* loop, int warm, float tau_th) {
+// After scoring (whose status it merges, when given): tau of the candidate
+// scores, its running mean, and whether this step samples by importance.
+__global__ void tau_kernel(const float* scores, int64_t p, const DeviceStatus* score_status, DeviceStatus* first,
+                           LoopDevice* loop, int64_t warmup, float tau_th) {
   __shared__ double s1[THREADS], s2[THREADS];
+  if (threadIdx.x == 0 && score_status) merge_status(score_status, first, loop);
+  __syncthreads();
   if (loop->failed) return;
   double a = 0.0, b = 0.0;
   for (int64_t i = threadIdx.x; i < p; i += THREADS) {
@@ -64,22 +77,31 @@ __global__ void tau_kernel(const float* scores, int64_t p, LoopDevice* loop, int
     const double tau = detail::tau_from_sums(s1[0], s2[0], static_cast<double>(p));
     loop->tau = loop->tau_seen ? 0.9 * loop->tau + 0.1 * tau : tau;
     loop->tau_seen = 1;
-    loop->importance = warm && (tau_th <= 0.0f || loop->tau > tau_th);
+    loop->importance = static_cast<int64_t>(loop->step) >= warmup && (tau_th <= 0.0f || loop->tau > tau_th);
   }
 }
 
-// Without importance sampling this step, the batch is the first candidates, weight 1.
-__global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, float* w, int64_t b, const LoopDevice* loop,
-                              int scoring) {
-  if (scoring && loop->importance) return;
+// Without importance sampling this step (warm-up, or tau below the threshold),
+// the batch is the first candidates, weight 1.
+__global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, float* w, int64_t b, const LoopDevice* loop) {
+  if (loop->importance) return;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
     idx[j] = cand[j % p];
-    if (w) w[j] = 1.0f;
+    w[j] = 1.0f;
   }
 }
 
-__global__ void batch_mean_kernel(const float* loss, int64_t b, LoopDevice* loop) {
+// After the training step: merges the sampler's status (when this step's batch
+// came from it) and the training status, in that order; then the batch's mean
+// loss, the running mean, the step count and the next step's RNG offsets.
+__global__ void batch_mean_kernel(const float* loss, int64_t b, int64_t p, const DeviceStatus* sample_status,
+                                  const DeviceStatus* train_status, DeviceStatus* first, LoopDevice* loop) {
   __shared__ double s[THREADS];
+  if (threadIdx.x == 0) {
+    if (sample_status && loop->importance) merge_status(sample_status, first, loop);
+    merge_status(train_status, first, loop);
+  }
+  __syncthreads();
   if (loop->failed) return;
   double a = 0.0;
   for (int64_t i = threadIdx.x; i < b; i += THREADS) a += loss[i];
@@ -95,18 +117,25 @@ __global__ void batch_mean_kernel(const float* loss, int64_t b, LoopDevice* loop
     loop->mean_loss_f = static_cast<float>(loop->mean_loss);
     loop->batch_loss = mean;
     ++loop->step;
+    loop->candidates.offset = loop->step * static_cast<uint64_t>(p);
+    loop->draws.offset = loop->step * static_cast<uint64_t>(b);
   }
 }
 
 // Rows outside [0, n) (a failed draw's -1) give NaN features, which the
-// predictor's own checks report; nothing is read out of bounds.
+// predictor's own checks report; nothing is read out of bounds. With `last`
+// (the batch's features), also records in last[r] the last batch position
+// holding row r, for history_kernel.
 __global__ void features_kernel(const int64_t* rows, int64_t count, int64_t n, const float* history,
-                                const int32_t* seen, const int32_t* labels, int32_t h, int32_t f, float* out) {
+                                const int32_t* seen, const int32_t* labels, int32_t h, int32_t f, float* out,
+                                int32_t* last) {
   const int64_t total = count * f;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; e < total; e += static_cast<int64_t>(gridDim.x) * THREADS) {
     const int64_t j = e / f, r = rows[j];
-    out[e] = r >= 0 && r < n ? detail::predictor_feature(history + r * h, seen[r], labels[r], h, static_cast<int32_t>(e - j * f))
-                             : NAN;
+    const bool valid = r >= 0 && r < n;
+    const int32_t k = static_cast<int32_t>(e - j * f);
+    out[e] = valid ? detail::predictor_feature(history + r * h, seen[r], labels[r], h, k) : NAN;
+    if (last && valid && k == 0) atomicMax(last + r, static_cast<int32_t>(j));
   }
 }
 
@@ -115,16 +144,20 @@ __global__ void clamp_kernel(const float* pred, int64_t n, float* scores) {
     scores[i] = isfinite(pred[i]) ? fmaxf(pred[i], 0.0f) + 1e-6f : pred[i];
 }
 
-// New losses into the histories; a row drawn twice takes its last occurrence.
+// After the predictor's step (whose status it merges): the new losses into the
+// histories; a row drawn twice takes its last occurrence, the position that
+// features_kernel left in last[r], which goes back to -1 here. Every thread
+// reads the predictor's status itself, so no thread depends on the merge.
 __global__ void history_kernel(const int64_t* idx, int64_t b, int64_t n, const float* loss, float* history, int32_t* seen,
-                               int32_t h, const LoopDevice* loop) {
-  if (loop->failed) return;
+                               int32_t h, int32_t* last, const DeviceStatus* predictor_status, DeviceStatus* first,
+                               LoopDevice* loop) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) merge_status(predictor_status, first, loop);
+  const bool failed = loop->failed || predictor_status->code != Error::success;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
     const int64_t r = idx[j];
-    if (r < 0 || r >= n) continue;
-    bool later = false;
-    for (int64_t k = j + 1; k < b && !later; ++k) later = idx[k] == r;
-    if (later) continue;
+    if (r < 0 || r >= n || last[r] != static_cast<int32_t>(j)) continue;
+    last[r] = -1;  // the other positions of row r compare against their own j, never -1
+    if (failed) continue;
     float* hist = history + r * h;
     for (int32_t i = 0; i + 1 < h; ++i) hist[i] = hist[i + 1];
     hist[h - 1] = loss[j];
@@ -156,6 +189,17 @@ struct StreamHolder {
   }
 };
 
+// The captured step; it holds device pointers only, so it stays valid across
+// save() and load().
+struct GraphHolder {
+  cudaGraphExec_t exec = nullptr;
+  explicit operator bool() const { return exec != nullptr; }
+  operator cudaGraphExec_t() const { return exec; }
+  ~GraphHolder() {
+    if (exec) cudaGraphExecDestroy(exec);
+  }
+};
+
 class CudaTrainer final : public Trainer {
  public:
   CudaTrainer(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d), m_seeds(detail::run_seeds(c.seed)) {}
@@ -181,7 +225,8 @@ class CudaTrainer final : public Trainer {
     TRY(m_sample_status.resize(1));
     TRY(m_score_status.resize(1));
     TRY(m_first_error.resize(1));
-    CUIS_CUDA_TRY(cudaMemset(m_loop.data(), 0, sizeof(LoopDevice)));
+    const LoopDevice start = loop_at(TrainerStats{}, false, m_seeds, p, m_cfg.batch);
+    CUIS_CUDA_TRY(cudaMemcpy(m_loop.data(), &start, sizeof start, cudaMemcpyHostToDevice));
     CUIS_CUDA_TRY(cudaMemset(m_sample_status.data(), 0, sizeof(DeviceStatus)));  // code 0: success
     CUIS_CUDA_TRY(cudaMemset(m_score_status.data(), 0, sizeof(DeviceStatus)));
     CUIS_CUDA_TRY(cudaMemset(m_first_error.data(), 0, sizeof(DeviceStatus)));
@@ -198,6 +243,8 @@ class CudaTrainer final : public Trainer {
       TRY(m_seen.resize(tr.rows));
       TRY(m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * ps.sizes[0]));
       TRY(m_pred.resize(p));
+      TRY(m_last.resize(tr.rows));
+      CUIS_CUDA_TRY(cudaMemset(m_last.data(), 0xff, m_last.bytes()));  // -1: no batch position
       CUIS_CUDA_TRY(cudaMemset(m_history.data(), 0, m_history.bytes()));
       CUIS_CUDA_TRY(cudaMemset(m_seen.data(), 0, m_seen.bytes()));
     }
@@ -206,41 +253,9 @@ class CudaTrainer final : public Trainer {
   }
 
   Error step() override {
-    const Dataset& tr = m_data->train;
-    const int64_t p = detail::candidates_per_step(m_cfg), b = m_cfg.batch;
-    const uint64_t s = m_host_step;
-    const cudaStream_t st = m_stream;
-    TRY(uniform_indices(m_cand.data(), p, tr.rows, RngState{m_seeds.candidates, s * p}, nullptr, false, st));
-    const bool scoring = m_cfg.sampler != SamplerKind::uniform;
-    if (scoring) {
-      TRY(score_candidates(p));
-      const bool warm = static_cast<int64_t>(s) >= m_cfg.warmup;
-      tau_kernel<<<1, THREADS, 0, st>>>(m_scores.data(), p, m_loop.data(), warm, m_cfg.tau_th);
-      CUIS_LAUNCH_CHECK(st);
-      if (warm) {  // during warm-up the batch is uniform: no draw to make
-        SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, s, 0.0f);
-        o.d_mean_loss = &m_loop.data()->mean_loss_f;
-        const SampleArgs a{m_scores.data(), p, m_cand.data(), b, m_idx.data(), m_w.data(), m_sample_status.data()};
-        TRY(sample(a, o, m_ws.data(), m_ws.bytes(), st));
-        TRY(merge(m_sample_status.data(), true));
-      }
-    }
-    choose_kernel<<<blocks(b), THREADS, 0, st>>>(m_cand.data(), p, m_idx.data(), m_w.data(), b, m_loop.data(), scoring);
-    CUIS_LAUNCH_CHECK(st);
-    TrainBatch tb;
-    tb.data = m_x.data();
-    tb.rows = tr.rows;
-    tb.labels = m_labels.data();
-    tb.indices = m_idx.data();
-    tb.weights = scoring ? m_w.data() : nullptr;
-    tb.batch = b;
-    tb.loss = m_batch_loss.data();
-    TRY(m_main.train_step(tb, st));
-    TRY(merge(m_main.status(), false));
-    batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, m_loop.data());
-    CUIS_LAUNCH_CHECK(st);
-    if (m_cfg.sampler == SamplerKind::predicted) TRY(learn_losses());
-    ++m_host_step;
+    if (!m_cfg.cuda_graph) return enqueue_step();
+    if (!m_graph) TRY(capture_step());
+    CUIS_CUDA_TRY(cudaGraphLaunch(m_graph, m_stream));
     return set_error(Error::success, "");
   }
 
@@ -310,12 +325,12 @@ class CudaTrainer final : public Trainer {
     }
     // A uniform run never samples by importance, whatever the saved run did.
     const bool importance = s.stats.importance && m_cfg.sampler != SamplerKind::uniform;
-    const LoopDevice l{s.stats.batch_loss, s.stats.mean_loss, s.stats.tau, static_cast<float>(s.stats.mean_loss),
-                       s.tau_seen ? 1 : 0, importance ? 1 : 0, s.stats.step, 0, 0};
+    TrainerStats saved = s.stats;
+    saved.importance = importance;
+    const LoopDevice l = loop_at(saved, s.tau_seen, m_seeds, detail::candidates_per_step(m_cfg), m_cfg.batch);
     CUIS_CUDA_TRY(cudaMemcpyAsync(m_loop.data(), &l, sizeof l, cudaMemcpyHostToDevice, m_stream));
     CUIS_CUDA_TRY(cudaMemsetAsync(m_first_error.data(), 0, sizeof(DeviceStatus), m_stream));
     CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));  // the host values above live on this stack frame
-    m_host_step = s.stats.step;
     return set_error(Error::success, "");
   }
 
@@ -326,10 +341,65 @@ class CudaTrainer final : public Trainer {
     return Error::success;
   }
 
-  Error merge(const DeviceStatus* stage, bool only_if_importance) {
-    merge_status_kernel<<<1, 1, 0, m_stream>>>(stage, m_first_error.data(), m_loop.data(), only_if_importance);
-    CUIS_LAUNCH_CHECK(m_stream);
-    return Error::success;
+  // One step's work, enqueued; the same launches with the same arguments at
+  // every step, so that a graph of it can replay any step.
+  Error enqueue_step() {
+    const Dataset& tr = m_data->train;
+    const int64_t p = detail::candidates_per_step(m_cfg), b = m_cfg.batch;
+    const cudaStream_t st = m_stream;
+    LoopDevice* loop = m_loop.data();
+    const bool scoring = m_cfg.sampler != SamplerKind::uniform;
+    // A uniform run's candidates are its batch.
+    TRY(uniform_indices(scoring ? m_cand.data() : m_idx.data(), p, tr.rows, RngState{}, &loop->candidates, false, st));
+    if (scoring) {
+      TRY(score_candidates(p));
+      const bool has_status = m_cfg.sampler != SamplerKind::predicted;
+      tau_kernel<<<1, THREADS, 0, st>>>(m_scores.data(), p, has_status ? m_score_status.data() : nullptr,
+                                        m_first_error.data(), loop, m_cfg.warmup, m_cfg.tau_th);
+      CUIS_LAUNCH_CHECK(st);
+      // Drawn at every step, warm-up included (a graph has no host branch);
+      // choose_kernel replaces the batch when this step is not by importance.
+      SampleOptions o = detail::sample_options(m_cfg, m_seeds.draws, 0, 0.0f);
+      o.d_mean_loss = &loop->mean_loss_f;
+      o.d_rng = &loop->draws;
+      o.advance_rng = false;  // batch_mean_kernel sets the next step's offset
+      const SampleArgs a{m_scores.data(), p, m_cand.data(), b, m_idx.data(), m_w.data(), m_sample_status.data()};
+      TRY(sample(a, o, m_ws.data(), m_ws.bytes(), st));
+      choose_kernel<<<blocks(b), THREADS, 0, st>>>(m_cand.data(), p, m_idx.data(), m_w.data(), b, loop);
+      CUIS_LAUNCH_CHECK(st);
+    }
+    TrainBatch tb;
+    tb.data = m_x.data();
+    tb.rows = tr.rows;
+    tb.labels = m_labels.data();
+    tb.indices = m_idx.data();
+    tb.weights = scoring ? m_w.data() : nullptr;
+    tb.batch = b;
+    tb.loss = m_batch_loss.data();
+    TRY(m_main.train_step(tb, st));
+    batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, p, scoring ? m_sample_status.data() : nullptr,
+                                             m_main.status(), m_first_error.data(), loop);
+    CUIS_LAUNCH_CHECK(st);
+    if (m_cfg.sampler == SamplerKind::predicted) TRY(learn_losses());
+    return set_error(Error::success, "");
+  }
+
+  // Captures enqueue_step() into m_graph. A failure leaves no capture open.
+  Error capture_step() {
+    CUIS_CUDA_TRY(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal));
+    const Error e = enqueue_step();
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(m_stream, &graph);  // ends it even when a stage failed
+    if (e != Error::success) {
+      if (graph) cudaGraphDestroy(graph);
+      (void)cudaGetLastError();
+      return e;
+    }
+    CUIS_CUDA_TRY(ended);
+    const cudaError_t made = cudaGraphInstantiate(&m_graph.exec, graph, 0);
+    cudaGraphDestroy(graph);
+    CUIS_CUDA_TRY(made);
+    return set_error(Error::success, "");
   }
 
   Error score_candidates(int64_t p) {
@@ -338,7 +408,7 @@ class CudaTrainer final : public Trainer {
       const int32_t f = m_predictor.shape().sizes[0];
       features_kernel<<<blocks(p * f), THREADS, 0, m_stream>>>(m_cand.data(), p, tr.rows, m_history.data(),
                                                               m_seen.data(), m_labels.data(), m_cfg.history, f,
-                                                              m_features.data());
+                                                              m_features.data(), nullptr);
       CUIS_LAUNCH_CHECK(m_stream);
       TRY(m_predictor.predict(m_features.data(), p, nullptr, p, m_pred.data(), m_stream));
       clamp_kernel<<<blocks(p), THREADS, 0, m_stream>>>(m_pred.data(), p, m_scores.data());
@@ -347,9 +417,8 @@ class CudaTrainer final : public Trainer {
     }
     float* loss = m_cfg.sampler == SamplerKind::loss ? m_scores.data() : m_norms.data();
     float* norm = m_cfg.sampler == SamplerKind::loss ? m_norms.data() : m_scores.data();
-    TRY(m_main.score(m_x.data(), tr.rows, m_labels.data(), nullptr, m_cand.data(), p, loss, norm,
-                     m_score_status.data(), m_stream));
-    return merge(m_score_status.data(), false);
+    return m_main.score(m_x.data(), tr.rows, m_labels.data(), nullptr, m_cand.data(), p, loss, norm,
+                        m_score_status.data(), m_stream);
   }
 
   Error learn_losses() {
@@ -357,7 +426,7 @@ class CudaTrainer final : public Trainer {
     const int32_t f = m_predictor.shape().sizes[0];
     features_kernel<<<blocks(b * f), THREADS, 0, m_stream>>>(m_idx.data(), b, m_data->train.rows, m_history.data(),
                                                             m_seen.data(), m_labels.data(), m_cfg.history, f,
-                                                            m_features.data());
+                                                            m_features.data(), m_last.data());
     CUIS_LAUNCH_CHECK(m_stream);
     TrainBatch pb;
     pb.data = m_features.data();
@@ -365,9 +434,9 @@ class CudaTrainer final : public Trainer {
     pb.targets = m_batch_loss.data();
     pb.batch = b;
     TRY(m_predictor.train_step(pb, m_stream));
-    TRY(merge(m_predictor.status(), false));
     history_kernel<<<blocks(b), THREADS, 0, m_stream>>>(m_idx.data(), b, m_data->train.rows, m_batch_loss.data(),
-                                                       m_history.data(), m_seen.data(), m_cfg.history, m_loop.data());
+                                                       m_history.data(), m_seen.data(), m_cfg.history, m_last.data(),
+                                                       m_predictor.status(), m_first_error.data(), m_loop.data());
     CUIS_LAUNCH_CHECK(m_stream);
     return Error::success;
   }
@@ -377,14 +446,14 @@ class CudaTrainer final : public Trainer {
   const DataSplit* m_data;
   detail::RunSeeds m_seeds;
   cudaStream_t m_stream = nullptr;
-  uint64_t m_host_step = 0;
   Mlp m_main, m_predictor;
   DeviceBuffer<float> m_x, m_test_x, m_scores, m_norms, m_w, m_batch_loss, m_history, m_features, m_pred;
-  DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen;
+  DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen, m_last;
   DeviceBuffer<int64_t> m_cand, m_idx;
   DeviceBuffer<LoopDevice> m_loop;
   DeviceBuffer<DeviceStatus> m_sample_status, m_score_status, m_first_error;
   DeviceBuffer<char> m_ws;
+  GraphHolder m_graph;  // last: destroyed first
 };
 
 }  // namespace
