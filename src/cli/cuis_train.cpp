@@ -23,7 +23,7 @@ const char* USAGE =
     "                  [--sampler uniform|loss|gnorm|predicted] [--k K] [--smooth C] [--adaptive-smooth C]\n"
     "                  [--power A] [--presample P] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
     "                  [--optimizer sgd|adam] [--lr LR] [--momentum M] [--weight-decay D]\n"
-    "                  [--epochs E | --steps S | --seconds T] [--eval-every S] [--seed S]\n"
+    "                  [--epochs E | --steps S | --seconds T] [--eval-every S | --eval-seconds T] [--seed S]\n"
     "                  [--device auto|cuda|cpu] [--graph on|off] [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
     "  --graph: the CUDA engine replays each step as one CUDA graph (default on)\n"
     "  --tau-th T: importance sampling only while the smoothed tau exceeds T (0: always; 'auto': (P+3B)/(3B))\n"
@@ -31,7 +31,7 @@ const char* USAGE =
 
 struct Flags {
   std::string data = "fashion-mnist", device = "auto", log, checkpoint, resume;
-  double epochs = 0, seconds = 0;
+  double epochs = 0, seconds = 0, eval_seconds = 0;
   long long steps = 0, eval_every = 0;
   bool tau_auto = false;
   cuis::TrainConfig cfg;
@@ -104,6 +104,7 @@ int parse(int argc, char** argv, Flags* f) {
     else if (a == "--steps") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->steps = n; ++stop_flags; }
     else if (a == "--seconds") { if (!to_double(v, &d) || d <= 0) return bad("a positive number"); f->seconds = d; ++stop_flags; }
     else if (a == "--eval-every") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->eval_every = n; }
+    else if (a == "--eval-seconds") { if (!to_double(v, &d) || d <= 0) return bad("a positive number"); f->eval_seconds = d; }
     else if (a == "--seed") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.seed = static_cast<uint64_t>(n); }
     else if (a == "--device") { if (v != "auto" && v != "cuda" && v != "cpu") return bad("auto, cuda or cpu"); f->device = v; }
     else if (a == "--graph") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.cuda_graph = v == "on"; }
@@ -114,6 +115,7 @@ int parse(int argc, char** argv, Flags* f) {
   }
   if (stop_flags > 1) return fail(2, "give at most one of --epochs, --steps, --seconds");
   if (stop_flags == 0) f->epochs = 1;
+  if (f->eval_every && f->eval_seconds > 0) return fail(2, "give at most one of --eval-every, --eval-seconds");
   if (f->tau_auto) f->cfg.tau_th = static_cast<float>(cuis::default_tau_threshold(f->cfg.presample, f->cfg.batch));
   return 0;
 }
@@ -164,10 +166,11 @@ int main(int argc, char** argv) {
 
   const int64_t steps_per_epoch = (data.train.rows + f.cfg.batch - 1) / f.cfg.batch;
   const long long total = f.steps ? f.steps : f.epochs > 0 ? static_cast<long long>(std::ceil(f.epochs * steps_per_epoch)) : 0;
-  // Evaluate every --eval-every steps; by default ten times a run, and in a
-  // --seconds run every tenth of the budget (samplers differ in speed).
-  const long long eval_every = f.eval_every ? f.eval_every : total ? std::max(1LL, total / 10) : (1LL << 62);
-  const double eval_seconds = f.seconds > 0 && !f.eval_every ? f.seconds / 10.0 : 0.0;
+  // Evaluate every --eval-every steps or --eval-seconds of training time; by
+  // default ten times a run, and in a --seconds run every tenth of the budget
+  // (samplers differ in speed).
+  const double eval_seconds = f.eval_seconds > 0 ? f.eval_seconds : f.seconds > 0 && !f.eval_every ? f.seconds / 10.0 : 0.0;
+  const long long eval_every = f.eval_every ? f.eval_every : total && eval_seconds == 0 ? std::max(1LL, total / 10) : (1LL << 62);
   std::FILE* log = nullptr;
   if (!f.log.empty()) {
     log = std::fopen(f.log.c_str(), "w");
@@ -212,10 +215,10 @@ int main(int argc, char** argv) {
     if (total) chunk = std::min(chunk, total - done);
     for (long long i = 0; i < chunk; ++i) {
       if (trainer->step() != cuis::Error::success) return fail(1, cuis::last_error_message());
-      if (f.seconds > 0 && (!cuda || i % 20 == 19)) {  // the CUDA engine enqueues ahead: measure what ran
+      if ((f.seconds > 0 || eval_seconds > 0) && (!cuda || i % 20 == 19)) {  // the CUDA engine enqueues ahead: measure what ran
         if (cuda && trainer->stats(&st) != cuis::Error::success) return fail(1, cuis::last_error_message());
         const double ran = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (trained_s + ran >= f.seconds || (eval_seconds > 0 && ran >= eval_seconds)) {
+        if ((f.seconds > 0 && trained_s + ran >= f.seconds) || (eval_seconds > 0 && ran >= eval_seconds)) {
           chunk = i + 1;
           break;
         }
