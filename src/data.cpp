@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -221,6 +222,37 @@ DataSplit synthetic_data(int64_t train_rows, int64_t test_rows, int32_t features
   s.train = make(train_rows, "synthetic (train)");
   s.test = make(test_rows, "synthetic (test)");
   return s;
+}
+
+Error standardize(DataSplit* data) {
+  if (!data) return set_error(Error::null_pointer, "standardize: data must not be null");
+  const Dataset& tr = data->train;
+  const int64_t f = tr.features;
+  if (tr.rows <= 0 || f <= 0) return set_error(Error::empty_input, "standardize: the training split is empty");
+  if (data->test.features != f) return set_error(Error::shape_mismatch, "standardize: train and test features differ");
+  std::vector<double> mean(static_cast<size_t>(f), 0.0), var(static_cast<size_t>(f), 0.0);
+  for (int64_t r = 0; r < tr.rows; ++r)
+    for (int64_t k = 0; k < f; ++k) mean[k] += tr.x[r * f + k];
+  for (double& m : mean) m /= static_cast<double>(tr.rows);
+  for (int64_t r = 0; r < tr.rows; ++r)
+    for (int64_t k = 0; k < f; ++k) {
+      const double d = tr.x[r * f + k] - mean[k];
+      var[k] += d * d;
+    }
+  std::vector<double> inv(static_cast<size_t>(f));
+  for (int64_t k = 0; k < f; ++k) {
+    const double sd = std::sqrt(var[k] / static_cast<double>(tr.rows));
+    if (!std::isfinite(sd) || !std::isfinite(mean[k]))
+      return set_error(Error::non_finite_value, "standardize: feature " + std::to_string(k) + " is not finite");
+    inv[k] = sd > 0.0 ? 1.0 / sd : 1.0;
+  }
+  for (Dataset* d : {&data->train, &data->test})
+    for (int64_t r = 0; r < d->rows; ++r)
+      for (int64_t k = 0; k < f; ++k) {
+        float& x = d->x[r * f + k];
+        x = static_cast<float>((x - mean[k]) * inv[k]);
+      }
+  return set_error(Error::success, "");
 }
 
 }  // namespace cuis

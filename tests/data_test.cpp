@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -154,6 +155,38 @@ TEST(Synthetic, DeterministicAndShaped) {
   EXPECT_EQ(a.train.rows, 100);
   EXPECT_EQ(a.test.features, 8);
   for (int32_t y : a.train.labels) EXPECT_TRUE(y >= 0 && y < 3);
+}
+
+// Training features end with mean 0 and deviation 1 (constant ones at 0); the
+// test split is moved by the training statistics, not its own.
+TEST(Standardize, UsesTrainingStatistics) {
+  cuis::DataSplit s;
+  s.train.rows = 4;
+  s.train.features = 2;
+  s.train.x = {1, 5, 2, 5, 3, 5, 4, 5};  // feature 0: mean 2.5, sd sqrt(1.25); feature 1 constant
+  s.test.rows = 1;
+  s.test.features = 2;
+  s.test.x = {2.5f, 7};
+  ASSERT_EQ(cuis::standardize(&s), Error::success);
+  double m = 0, v = 0;
+  for (int r = 0; r < 4; ++r) m += s.train.x[2 * r];
+  for (int r = 0; r < 4; ++r) v += s.train.x[2 * r] * s.train.x[2 * r];
+  EXPECT_NEAR(m / 4, 0.0, 1e-6);
+  EXPECT_NEAR(v / 4, 1.0, 1e-6);
+  EXPECT_FLOAT_EQ(s.train.x[0], static_cast<float>(-1.5 / std::sqrt(1.25)));
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(s.train.x[2 * r + 1], 0.0f);
+  EXPECT_EQ(s.test.x[0], 0.0f);
+  EXPECT_EQ(s.test.x[1], 2.0f);
+
+  cuis::DataSplit bad = s;
+  bad.train.x[3] = NAN;
+  EXPECT_EQ(cuis::standardize(&bad), Error::non_finite_value);
+  EXPECT_NE(cuis::last_error_message().find("feature 1"), std::string::npos);
+  cuis::DataSplit empty;
+  EXPECT_EQ(cuis::standardize(&empty), Error::empty_input);
+  bad = s;
+  bad.test.features = 3;
+  EXPECT_EQ(cuis::standardize(&bad), Error::shape_mismatch);
 }
 
 }  // namespace

@@ -24,7 +24,10 @@ const char* USAGE =
     "                  [--power A] [--presample P] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
     "                  [--optimizer sgd|adam] [--lr LR] [--momentum M] [--weight-decay D]\n"
     "                  [--epochs E | --steps S | --seconds T] [--eval-every S | --eval-seconds T] [--seed S]\n"
-    "                  [--device auto|cuda|cpu] [--graph on|off] [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
+    "                  [--device auto|cuda|cpu] [--graph on|off] [--normalize standard|none]\n"
+    "                  [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
+    "  --normalize: standard (default) scales every input feature to mean 0, deviation 1 with the\n"
+    "               training split's statistics; none keeps pixels in [0, 1]\n"
     "  --graph: the CUDA engine replays each step as one CUDA graph (default on)\n"
     "  --tau-th T: importance sampling only while the smoothed tau exceeds T (0: always; 'auto': (P+3B)/(3B))\n"
     "  wall_s in the log is training time; evaluations are not counted.\n";
@@ -33,7 +36,7 @@ struct Flags {
   std::string data = "fashion-mnist", device = "auto", log, checkpoint, resume;
   double epochs = 0, seconds = 0, eval_seconds = 0;
   long long steps = 0, eval_every = 0;
-  bool tau_auto = false;
+  bool tau_auto = false, standardize = true;
   cuis::TrainConfig cfg;
 };
 
@@ -108,6 +111,10 @@ int parse(int argc, char** argv, Flags* f) {
     else if (a == "--seed") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.seed = static_cast<uint64_t>(n); }
     else if (a == "--device") { if (v != "auto" && v != "cuda" && v != "cpu") return bad("auto, cuda or cpu"); f->device = v; }
     else if (a == "--graph") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.cuda_graph = v == "on"; }
+    else if (a == "--normalize") {
+      if (v != "standard" && v != "none") return bad("standard or none");
+      f->standardize = v == "standard";
+    }
     else if (a == "--log") f->log = v;
     else if (a == "--checkpoint") f->checkpoint = v;
     else if (a == "--resume") f->resume = v;
@@ -152,6 +159,8 @@ int main(int argc, char** argv) {
       msg += " (install Debian's dataset-fashion-mnist, or run ./scripts/setup as root)";
     return fail(1, "cannot load " + f.data + ": " + msg);
   }
+  if (f.standardize)
+    if (cuis::standardize(&data) != cuis::Error::success) return fail(1, f.data + ": " + cuis::last_error_message());
   bool cuda = f.device == "cuda" || (f.device == "auto" && gpu_present());
   if (f.device == "cuda" && !gpu_present()) return fail(1, "--device cuda: no CUDA device is available");
   std::unique_ptr<cuis::Trainer> trainer;
