@@ -1,18 +1,25 @@
 // Training-step throughput of the reference MLP (784-512-512-10, ReLU, Adam)
 // at batch 128 and 1024 with uniformly drawn batches, plain and replayed in a
 // CUDA graph, against the GEMM floor: the step's matrix FLOPs over the FP32
-// GEMM throughput measured in this binary. Exits 0 with a message without a GPU.
+// GEMM throughput measured in this binary. Then BM_TrainerStep: a whole
+// cuis::Trainer step (candidates, scoring, sampling, training, predictor) for
+// each sampler at batch 128 and P = 1024, graph-replayed and enqueued, which
+// is what an importance-sampled step costs against a uniform one. Exits 0
+// with a message without a GPU.
 #include <benchmark/benchmark.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
+#include "cuis/trainer.h"
 
 namespace {
 
@@ -26,6 +33,7 @@ cudaStream_t g_stream;
 cudaEvent_t g_start, g_stop;
 DeviceBuffer<float> g_x;
 DeviceBuffer<int32_t> g_labels;
+cuis::DataSplit g_split;  // the same rows on the host, for cuis::Trainer
 
 // FLOPs of one step's GEMMs: forward, dW, and dX for every layer but the first.
 double step_flops(int64_t batch) {
@@ -131,6 +139,44 @@ void BM_TrainStepGraph(benchmark::State& state) {
   for (auto exec : execs) cudaGraphExecDestroy(exec);
 }
 
+// A whole trainer step; Trainer::stats() waits for its stream, so host time
+// over STEPS steps and one wait is the steps' time.
+void BM_TrainerStep(benchmark::State& state) {
+  cuis::TrainConfig c;
+  c.sampler = static_cast<cuis::SamplerKind>(state.range(0));
+  c.cuda_graph = state.range(1) != 0;
+  c.batch = 128;
+  c.presample = 1024;
+  c.hidden = {SIZES[1], SIZES[2]};
+  std::unique_ptr<cuis::Trainer> t;
+  cuis::TrainerStats st;
+  bool ok = cuis::make_cuda_trainer(c, &g_split, &t) == cuis::Error::success;
+  for (int k = 0; ok && k < 5; ++k) ok = t->step() == cuis::Error::success;
+  if (!ok || t->stats(&st) != cuis::Error::success) {
+    state.SkipWithError(cuis::last_error_message().c_str());
+    return;
+  }
+  double total = 0.0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int k = 0; k < STEPS; ++k)
+      if (t->step() != cuis::Error::success) {
+        state.SkipWithError(cuis::last_error_message().c_str());
+        return;
+      }
+    if (t->stats(&st) != cuis::Error::success) {
+      state.SkipWithError(cuis::last_error_message().c_str());
+      return;
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(s / STEPS);
+    total += s;
+  }
+  state.SetLabel(cuis::sampler_name(c.sampler));
+  state.counters["us_per_step"] = total / (state.iterations() * STEPS) * 1e6;
+  state.counters["importance"] = st.importance ? 1 : 0;
+}
+
 // FP32 GEMM throughput (4096^3), the denominator of the floor.
 bool measure_gemm() {
   const int n = 4096;
@@ -176,6 +222,9 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   for (auto& v : x) v = u(g);
   for (auto& l : labels) l = static_cast<int32_t>(g() % CLASSES);
+  g_split.train = cuis::Dataset{"bench", ROWS, FEATURES, CLASSES, x, labels};
+  g_split.test = cuis::Dataset{"bench-test", 1000, FEATURES, CLASSES, std::vector<float>(x.begin(), x.begin() + 1000 * FEATURES),
+                               std::vector<int32_t>(labels.begin(), labels.begin() + 1000)};
   if (g_x.resize(x.size()) != cuis::Error::success || g_labels.resize(labels.size()) != cuis::Error::success ||
       cudaMemcpy(g_x.data(), x.data(), x.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
       cudaMemcpy(g_labels.data(), labels.data(), labels.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
@@ -191,6 +240,14 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("BM_TrainStep", BM_TrainStep)->Arg(b)->ArgName("batch")->UseManualTime()->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark("BM_TrainStepGraph", BM_TrainStepGraph)->Arg(b)->ArgName("batch")->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
+  for (cuis::SamplerKind k : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted})
+    benchmark::RegisterBenchmark("BM_TrainerStep", BM_TrainerStep)
+        ->Args({static_cast<int64_t>(k), 1})
+        ->Args({static_cast<int64_t>(k), 0})
+        ->ArgNames({"sampler", "graph"})
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -55,6 +55,7 @@ def main():
               f"{float(tr.get('context', {}).get('fp32_gemm_TFLOPs', 0)):.1f} TFLOP/s.\n")
         print("| benchmark | batch | us per step | samples/s | x GEMM floor | PyTorch eager us | PyTorch graph us | vs eager | vs graph |")
         print("|---|---|---|---|---|---|---|---|---|")
+        steps = [b for b in tr.get("benchmarks", []) if b.get("run_type") != "aggregate" and "us_per_step" in b]
         for b in tr.get("benchmarks", []):
             if b.get("run_type") == "aggregate" or "samples_per_s" not in b:
                 continue
@@ -66,6 +67,16 @@ def main():
             print(f"| {name.split('/')[0]} | {batch} | {t:.1f} | {b['samples_per_s']:.3g} | {b['x_gemm_floor']:.2f} | "
                   f"{f'{e:.1f}' if e else '-'} | {f'{g:.1f}' if g else '-'} | {f'{e / t:.2f}x' if e else '-'} | "
                   f"{f'{g / t:.2f}x' if g else '-'} |")
+        if steps:
+            print("\n## Whole trainer step per sampler (batch 128, P = 1024)\n")
+            print("| sampler | CUDA graph | us per step | x uniform (same mode) |")
+            print("|---|---|---|---|")
+            graph_of = lambda b: b["name"].split("graph:")[1].split("/")[0]
+            uniform = {graph_of(b): b["us_per_step"] for b in steps if b.get("label") == "uniform"}
+            for b in steps:
+                t, u = b["us_per_step"], uniform.get(graph_of(b))
+                ratio = f"{t / u:.2f}x" if u else "-"
+                print(f"| {b.get('label', '?')} | {'yes' if graph_of(b) == '1' else 'no'} | {t:.1f} | {ratio} |")
 
 
 if __name__ == "__main__":
