@@ -24,45 +24,58 @@ struct FinishParams {
   DeviceStatus* status;
 };
 
-__global__ void __launch_bounds__(detail::REDUCE_THREADS) finish_kernel(FinishParams p) {
-  __shared__ double partial_u[detail::REDUCE_THREADS];
-  __shared__ double partial_b[detail::REDUCE_THREADS];
-  const WorkHeader& h = *p.header;
-  const float mean_loss = load_mean_loss(p.transform);
-
-  DeviceStatus st{Error::success, 0, -1, 0.0f, 0.0f, h.positive_count};
-  if (mean_loss_invalid(p.transform, mean_loss)) {
+// The call's status from what the passes found; shared with the single-tile kernel.
+__device__ __forceinline__ DeviceStatus call_status(unsigned long long bad_enc, unsigned long long positive_count,
+                                                    const float* scores, const TransformArgs& transform,
+                                                    bool replacement, int64_t num_draws) {
+  const float mean_loss = load_mean_loss(transform);
+  DeviceStatus st{Error::success, 0, -1, 0.0f, 0.0f, positive_count};
+  if (mean_loss_invalid(transform, mean_loss)) {
     st = DeviceStatus{Error::invalid_mean_loss, 0, -1, mean_loss, 0.0f, 0};
-  } else if (h.bad_enc != BAD_NONE) {
-    const int64_t index = static_cast<int64_t>(BAD_BASE - h.bad_enc);
-    const float v = p.scores[index];
+  } else if (bad_enc != BAD_NONE) {
+    const int64_t index = static_cast<int64_t>(BAD_BASE - bad_enc);
+    const float v = scores[index];
     const Error code = isnan(v) ? Error::nan_score : isinf(v) ? Error::inf_score : Error::negative_score;
     st = DeviceStatus{code, 0, index, v, 0.0f, 0};
-  } else if (h.positive_count == 0) {
+  } else if (positive_count == 0) {
     st.code = Error::zero_total;
-  } else if (!p.replacement && h.positive_count < static_cast<unsigned long long>(p.num_draws)) {
+  } else if (!replacement && positive_count < static_cast<unsigned long long>(num_draws)) {
     st.code = Error::not_enough_positive;
   }
+  return st;
+}
 
-  if (p.rescale && st.code == Error::success) {
-    double su = 0.0, sb = 0.0;
-    for (int64_t j = threadIdx.x; j < p.num_draws; j += detail::REDUCE_THREADS) {
-      su = detail::dadd(su, p.terms[p.num_draws + j]);
-      sb = detail::dadd(sb, p.terms[2 * p.num_draws + j]);
-    }
-    partial_u[threadIdx.x] = su;
-    partial_b[threadIdx.x] = sb;
-    __syncthreads();
-    for (int stride = detail::REDUCE_THREADS / 2; stride > 0; stride /= 2) {
-      if (static_cast<int>(threadIdx.x) < stride) {
-        partial_u[threadIdx.x] = detail::dadd(partial_u[threadIdx.x], partial_u[threadIdx.x + stride]);
-        partial_b[threadIdx.x] = detail::dadd(partial_b[threadIdx.x], partial_b[threadIdx.x + stride]);
-      }
-      __syncthreads();
-    }
+// The biased rescaling factor sum(unbiased * s) / sum(biased * s), summed in
+// the fixed order of detail::REDUCE_THREADS. Called by every thread of a
+// block of exactly REDUCE_THREADS threads; the result is valid in thread 0.
+__device__ __forceinline__ double rescale_factor(const double* terms, int64_t num_draws) {
+  __shared__ double partial_u[detail::REDUCE_THREADS];
+  __shared__ double partial_b[detail::REDUCE_THREADS];
+  double su = 0.0, sb = 0.0;
+  for (int64_t j = threadIdx.x; j < num_draws; j += detail::REDUCE_THREADS) {
+    su = detail::dadd(su, terms[num_draws + j]);
+    sb = detail::dadd(sb, terms[2 * num_draws + j]);
   }
+  partial_u[threadIdx.x] = su;
+  partial_b[threadIdx.x] = sb;
+  __syncthreads();
+  for (int stride = detail::REDUCE_THREADS / 2; stride > 0; stride /= 2) {
+    if (static_cast<int>(threadIdx.x) < stride) {
+      partial_u[threadIdx.x] = detail::dadd(partial_u[threadIdx.x], partial_u[threadIdx.x + stride]);
+      partial_b[threadIdx.x] = detail::dadd(partial_b[threadIdx.x], partial_b[threadIdx.x + stride]);
+    }
+    __syncthreads();
+  }
+  return detail::ddiv(partial_u[0], partial_b[0]);
+}
+
+__global__ void __launch_bounds__(detail::REDUCE_THREADS) finish_kernel(FinishParams p) {
+  const WorkHeader& h = *p.header;
+  const DeviceStatus st = call_status(h.bad_enc, h.positive_count, p.scores, p.transform, p.replacement, p.num_draws);
+  double scale = 0.0;
+  if (p.rescale && st.code == Error::success) scale = rescale_factor(p.terms, p.num_draws);
   if (threadIdx.x == 0) {
-    if (p.rescale && st.code == Error::success) p.header->scale = detail::ddiv(partial_u[0], partial_b[0]);
+    if (p.rescale && st.code == Error::success) p.header->scale = scale;
     *p.status = st;
     if (p.rng) p.rng->offset += p.consumed;
   }

@@ -13,9 +13,12 @@ namespace detail {
 
 namespace {
 std::atomic<unsigned> g_max_grid_blocks{0};
-}
+std::atomic<bool> g_single_tile{true};
+}  // namespace
 
 void set_max_grid_blocks(unsigned blocks) { g_max_grid_blocks.store(blocks, std::memory_order_relaxed); }
+void set_single_tile_path(bool enabled) { g_single_tile.store(enabled, std::memory_order_relaxed); }
+bool single_tile_path() { return g_single_tile.load(std::memory_order_relaxed); }
 
 Error grid_size(int64_t work_blocks, int blocks_per_sm, unsigned* out) {
   int device = 0, sms = 0;

@@ -1,6 +1,7 @@
 // Host launchers of the sampler: argument checks, the workspace layout, and
 // the launch sequence of each mode (all stream-ordered, none synchronising).
 //   with replacement:    memset header | tile_sums | CUB scan of tile masses | draw | finish [| scale]
+//                        or, for n <= TILE, the single_tile kernel alone
 //   without replacement: memset header | keys | CUB radix sort | select | finish [| scale]
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
@@ -17,6 +18,7 @@ static_assert(CUB_VERSION >= 200800, "cuis needs CCCL (CUB) 2.8 or newer");
 #include "cuis/sampler.h"
 #include "kernels/draw.cuh"
 #include "kernels/finish.cuh"
+#include "kernels/single_tile.cuh"
 #include "kernels/tile_sums.cuh"
 #include "kernels/without_replacement.cuh"
 #include "launch.h"
@@ -155,6 +157,15 @@ Error run_with_replacement(const SampleArgs& a, const SampleOptions& o, const La
                            cudaStream_t stream) {
   const int64_t tiles = (a.n + TILE - 1) / TILE;
   const kernels::TransformArgs tr = transform_args(o);
+  if (tiles == 1 && a.num_draws <= SINGLE_TILE_MAX_DRAWS && single_tile_path()) {
+    const kernels::SingleTileParams sp{a.scores, a.n,      a.candidate_ids, a.num_draws,
+                                       tr,       o.weighting, o.k,
+                                       o.d_rng && o.advance_rng ? o.d_rng : nullptr,
+                                       a.indices, a.weights, l.terms, a.status};
+    kernels::single_tile_kernel<<<1, kernels::SINGLE_THREADS, 0, stream>>>(sp, draws);
+    CUIS_LAUNCH_CHECK(stream);
+    return Error::success;
+  }
   CUIS_CUDA_TRY(cudaMemsetAsync(l.header, 0, sizeof(WorkHeader), stream));
 
   unsigned grid = 0;

@@ -118,9 +118,10 @@ TEST_F(SamplerGpu, SameAsReferenceLargeAndUnaligned) {
                            &ids);
 }
 
-// Every interval edge, injected: r1 = P_j - 1 and P_{j-1}; r2 = C_i - 1 and C_{i-1}.
+// Every interval edge, injected: r1 = P_j - 1 and P_{j-1}; r2 = C_i - 1 and C_{i-1};
+// over several tiles (the general path) and one tile (the single-launch path).
 TEST_F(SamplerGpu, InjectedDrawsAtEveryIntervalEdge) {
-  const int64_t n = 9000;
+  for (int64_t n : {9000, 2000})
   for (const ScoreSet& set : gof_sets(n)) {
     const cuis::SampleOptions o = options(1);
     const cuis::ref::Distribution d = cuis::ref::build_distribution(set.scores.data(), n, o);
@@ -160,7 +161,79 @@ TEST_F(SamplerGpu, InjectedDrawsAtEveryIntervalEdge) {
     CUIS_OK(cuis::detail::sample_injected(a, o, d_r1.data(), d_r2.data(), ws.data(), bytes, stream));
     std::vector<int64_t> got(draws);
     CUDA_OK(cudaMemcpy(got.data(), d_idx.data(), draws * 8, cudaMemcpyDeviceToHost));
-    EXPECT_EQ(got, want) << set.name;
+    EXPECT_EQ(got, want) << set.name << " n=" << n;
+  }
+}
+
+// For n <= TILE the single-launch path gives every bit the general path gives:
+// indices, weights, status and the device RNG offset, for every weighting and
+// transform, candidate ids, bad scores and the largest batch it takes.
+TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
+  struct Case {
+    std::vector<float> scores;
+    int64_t draws;
+    cuis::SampleOptions o;
+    std::string what;
+  };
+  std::vector<Case> cases;
+  for (int64_t n : {1, 7, 1000, 2047, 2048})
+    for (Weighting w : {Weighting::none, Weighting::unbiased, Weighting::biased}) {
+      cuis::SampleOptions o = options(61, true, w, 0.5f);
+      o.power = 0.7f;
+      o.adaptive_smooth = 0.25f;
+      o.mean_loss = 0.3f;
+      cases.push_back({lognormal_scores(n, 3.0), 1000, o, "lognormal n=" + std::to_string(n)});
+    }
+  cases.push_back({many_zeros_scores(2048), cuis::detail::SINGLE_TILE_MAX_DRAWS, options(62, true, Weighting::biased, 0.5f),
+                   "many zeros, largest batch"});
+  std::vector<float> nan_at_5 = zipf_scores(1500);
+  nan_at_5[5] = NAN;
+  nan_at_5[900] = -1.0f;
+  cases.push_back({nan_at_5, 300, options(63), "NaN at 5"});
+  cases.push_back({std::vector<float>(100, 0.0f), 10, options(64), "all zero"});
+  cuis::SampleOptions bad_mean = options(65);
+  bad_mean.adaptive_smooth = 1.0f;
+  bad_mean.mean_loss = NAN;
+  cases.push_back({zipf_scores(100), 10, bad_mean, "NaN mean loss"});
+  std::vector<int64_t> ids(1024);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(5 * i + 1);
+  for (const Case& c : cases) {
+    cuis::detail::set_single_tile_path(false);
+    const Drawn general = gpu_sample(c.scores, c.draws, c.o);
+    cuis::detail::set_single_tile_path(true);
+    const Drawn single = gpu_sample(c.scores, c.draws, c.o);
+    ASSERT_EQ(single.error, Error::success) << c.what;
+    EXPECT_EQ(single.status.code, general.status.code) << c.what;
+    EXPECT_EQ(single.status.index, general.status.index) << c.what;
+    EXPECT_EQ(single.status.positive_count, general.status.positive_count) << c.what;
+    EXPECT_EQ(single.indices, general.indices) << c.what;
+    EXPECT_EQ(single.weights, general.weights) << c.what;
+    if (c.scores.size() == ids.size()) {
+      expect_same_as_reference(c.scores, c.draws, c.o, c.what + " ids", &ids);
+    }
+  }
+  const std::vector<float> s = zipf_scores(1024);
+  expect_same_as_reference(s, 500, options(66, true, Weighting::biased, 0.5f), "single tile, ids", &ids);
+  // The device RNG offset advances by the draws on both paths.
+  DeviceBuffer<float> d_s = upload(s);
+  for (bool single : {false, true}) {
+    cuis::detail::set_single_tile_path(single);
+    DeviceBuffer<cuis::RngState> d_rng = upload(std::vector<cuis::RngState>{{66, 10}});
+    DeviceBuffer<int64_t> d_idx;
+    DeviceBuffer<cuis::DeviceStatus> d_st;
+    CUIS_OK(d_idx.resize(300));
+    CUIS_OK(d_st.resize(1));
+    cuis::SampleOptions o = options(66);
+    o.d_rng = d_rng.data();
+    size_t bytes = 0;
+    CUIS_OK(cuis::sample_workspace_size(1024, 300, o, &bytes));
+    DeviceBuffer<char> ws;
+    CUIS_OK(ws.resize(bytes));
+    const cuis::SampleArgs a{d_s.data(), 1024, nullptr, 300, d_idx.data(), nullptr, d_st.data()};
+    CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
+    cuis::RngState after{};
+    CUDA_OK(cudaMemcpy(&after, d_rng.data(), sizeof after, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(after.offset, 310u) << single;
   }
 }
 

@@ -1,0 +1,138 @@
+// Sampling with replacement when the n <= TILE items form a single tile: the
+// whole call (validation, quantisation, prefix, draws, weights, status,
+// rescaling, RNG advance) in one block and one launch, instead of the
+// memset | tile_sums | scan | draw | finish | scale sequence. The distribution
+// is the same one: with one tile Q = M_0 = S_0 and the tile draw is certain
+// (r1 is not needed); the item is the first i whose inclusive prefix of q
+// exceeds r2, which is what draw.cuh's chunk-then-pair search finds. The
+// status and the rescaling use finish.cuh's functions, so every output bit
+// equals the general path's (and the CPU reference's).
+#pragma once
+
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cuda/functional>
+
+#include "common.cuh"
+#include "finish.cuh"
+
+namespace cuis {
+namespace kernels {
+
+constexpr int SINGLE_THREADS = detail::REDUCE_THREADS;  // the rescaling's fixed order needs exactly these
+constexpr int SINGLE_ITEMS = detail::TILE / SINGLE_THREADS;
+static_assert(SINGLE_ITEMS == 2, "each thread owns items 2t and 2t+1");
+
+struct SingleTileParams {
+  const float* scores;
+  int64_t n;  // <= TILE
+  const int64_t* candidate_ids;
+  int64_t num_draws;
+  TransformArgs transform;
+  Weighting weighting;
+  float k;
+  RngState* advance;  // offset += num_draws at the end, when not null
+  int64_t* indices;
+  float* weights;  // may be null
+  double* terms;   // biased only: [3][num_draws]
+  DeviceStatus* status;
+};
+
+template <class Draws>
+__global__ void __launch_bounds__(SINGLE_THREADS) single_tile_kernel(SingleTileParams p, Draws draws) {
+  using ReduceD = cub::BlockReduce<double, SINGLE_THREADS>;
+  using ReduceU = cub::BlockReduce<unsigned long long, SINGLE_THREADS>;
+  using ScanU = cub::BlockScan<unsigned long long, SINGLE_THREADS>;
+  __shared__ union {
+    typename ReduceD::TempStorage d;
+    typename ReduceU::TempStorage u;
+    typename ScanU::TempStorage s;
+  } tmp;
+  __shared__ unsigned long long s_incl[detail::TILE];  // inclusive prefix of q
+  __shared__ double s_tmax;
+  __shared__ unsigned long long s_bad, s_positive;
+
+  // Everything read from device state is read before the first barrier, so
+  // that thread 0 may advance the RNG offset at the end.
+  const detail::TransformParams tp = load_transform(p.transform);
+  const RngState st = load_rng(draws.rng);
+
+  // Transform and validate the thread's two items.
+  const int64_t first = static_cast<int64_t>(threadIdx.x) * SINGLE_ITEMS;
+  double t[SINGLE_ITEMS];
+  double tmax = 0.0;
+  Validation val;
+#pragma unroll
+  for (int k = 0; k < SINGLE_ITEMS; ++k) {
+    const int64_t i = first + k;
+    t[k] = 0.0;
+    if (i < p.n) {
+      const float s = p.scores[i];
+      t[k] = detail::transform_score(s, tp);
+      val.see(s, t[k], i);
+    }
+    tmax = fmax(tmax, t[k]);
+  }
+  tmax = ReduceD(tmp.d).Reduce(tmax, ::cuda::maximum<>{});
+  if (threadIdx.x == 0) s_tmax = tmax;
+  __syncthreads();
+  const unsigned long long bad = ReduceU(tmp.u).Reduce(val.bad_enc, ::cuda::maximum<>{});
+  __syncthreads();
+  const unsigned long long positive = ReduceU(tmp.u).Sum(val.positive);
+  if (threadIdx.x == 0) {
+    s_bad = bad;
+    s_positive = positive;
+  }
+  __syncthreads();
+
+  // Quantise against the tile's exponent; the prefix over all TILE slots
+  // (items past n are 0 and never chosen).
+  const int e = detail::tile_exponent(s_tmax);
+  const unsigned long long q0 = detail::quantize(t[0], e), q1 = detail::quantize(t[1], e);
+  unsigned long long before = 0;
+  ScanU(tmp.s).ExclusiveSum(q0 + q1, before);
+  s_incl[first] = before + q0;
+  s_incl[first + 1] = before + q0 + q1;
+  __syncthreads();
+  const uint64_t total = s_incl[detail::TILE - 1];  // S_0 = M_0 = Q
+
+  const DeviceStatus status = call_status(s_bad, s_positive, p.scores, p.transform, true, p.num_draws);
+  const bool rejected = status.code != Error::success;
+  for (int64_t j = threadIdx.x; j < p.num_draws; j += SINGLE_THREADS) {
+    if (rejected) {
+      p.indices[j] = -1;
+      if (p.weights) p.weights[j] = 0.0f;
+      continue;
+    }
+    const uint64_t r = draws.r2(j, total, st);
+    int lo = 0, hi = detail::TILE - 1;  // s_incl[TILE - 1] = total > r
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (s_incl[mid] > r) hi = mid;
+      else lo = mid + 1;
+    }
+    const uint64_t q = s_incl[lo] - (lo > 0 ? s_incl[lo - 1] : 0ull);
+    p.indices[j] = p.candidate_ids ? p.candidate_ids[lo] : lo;
+    if (p.weights)
+      write_weight(p.weights, p.terms, p.num_draws, j, detail::weight_with_replacement(total, total, total, q, p.n),
+                   p.weighting, p.k);
+  }
+
+  const bool rescale = p.weighting == Weighting::biased && p.weights != nullptr && !rejected;
+  if (rescale) {
+    __syncthreads();  // every term is written
+    __shared__ double s_scale;
+    const double scale = rescale_factor(p.terms, p.num_draws);
+    if (threadIdx.x == 0) s_scale = scale;
+    __syncthreads();
+    for (int64_t j = threadIdx.x; j < p.num_draws; j += SINGLE_THREADS)
+      p.weights[j] = detail::weight_to_float(detail::dmul(p.terms[j], s_scale));
+  }
+  if (threadIdx.x == 0) {
+    *p.status = status;
+    if (p.advance) p.advance->offset += static_cast<uint64_t>(p.num_draws);
+  }
+}
+
+}  // namespace kernels
+}  // namespace cuis
