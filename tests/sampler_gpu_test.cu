@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "cuis/detail/distribution.h"
 #include "cuis/device_buffer.h"
@@ -165,6 +166,12 @@ TEST_F(SamplerGpu, InjectedDrawsAtEveryIntervalEdge) {
   }
 }
 
+// Turns the single-launch path off for its lifetime (restored on any exit).
+struct GeneralPathOnly {
+  GeneralPathOnly() { cuis::detail::set_single_tile_path(false); }
+  ~GeneralPathOnly() { cuis::detail::set_single_tile_path(true); }
+};
+
 // For n <= TILE the single-launch path gives every bit the general path gives:
 // indices, weights, status and the device RNG offset, for every weighting and
 // transform, candidate ids, bad scores and the largest batch it takes.
@@ -176,7 +183,7 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     std::string what;
   };
   std::vector<Case> cases;
-  for (int64_t n : {1, 7, 1000, 2047, 2048})
+  for (int64_t n : {1, 7, 1000, 1024, 2047, 2048})
     for (Weighting w : {Weighting::none, Weighting::unbiased, Weighting::biased}) {
       cuis::SampleOptions o = options(61, true, w, 0.5f);
       o.power = 0.7f;
@@ -186,38 +193,42 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     }
   cases.push_back({many_zeros_scores(2048), cuis::detail::SINGLE_TILE_MAX_DRAWS, options(62, true, Weighting::biased, 0.5f),
                    "many zeros, largest batch"});
-  std::vector<float> nan_at_5 = zipf_scores(1500);
-  nan_at_5[5] = NAN;
-  nan_at_5[900] = -1.0f;
-  cases.push_back({nan_at_5, 300, options(63), "NaN at 5"});
+  std::vector<float> bad = zipf_scores(1500);
+  bad[5] = NAN;
+  bad[900] = -1.0f;
+  cases.push_back({bad, 300, options(63), "NaN at 5"});
   cases.push_back({std::vector<float>(100, 0.0f), 10, options(64), "all zero"});
   cuis::SampleOptions bad_mean = options(65);
   bad_mean.adaptive_smooth = 1.0f;
   bad_mean.mean_loss = NAN;
   cases.push_back({zipf_scores(100), 10, bad_mean, "NaN mean loss"});
-  std::vector<int64_t> ids(1024);
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(5 * i + 1);
   for (const Case& c : cases) {
-    cuis::detail::set_single_tile_path(false);
-    const Drawn general = gpu_sample(c.scores, c.draws, c.o);
-    cuis::detail::set_single_tile_path(true);
-    const Drawn single = gpu_sample(c.scores, c.draws, c.o);
-    ASSERT_EQ(single.error, Error::success) << c.what;
-    EXPECT_EQ(single.status.code, general.status.code) << c.what;
-    EXPECT_EQ(single.status.index, general.status.index) << c.what;
-    EXPECT_EQ(single.status.positive_count, general.status.positive_count) << c.what;
-    EXPECT_EQ(single.indices, general.indices) << c.what;
-    EXPECT_EQ(single.weights, general.weights) << c.what;
-    if (c.scores.size() == ids.size()) {
-      expect_same_as_reference(c.scores, c.draws, c.o, c.what + " ids", &ids);
+    std::vector<int64_t> ids(c.scores.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(5 * i + 1);
+    const std::vector<int64_t>* id_sets[] = {nullptr, &ids};
+    for (const std::vector<int64_t>* with : id_sets) {
+      Drawn general;
+      {
+        GeneralPathOnly off;
+        general = gpu_sample(c.scores, c.draws, c.o, with);
+      }
+      const Drawn single = gpu_sample(c.scores, c.draws, c.o, with);
+      const std::string what = c.what + (with ? " ids" : "");
+      ASSERT_EQ(single.error, Error::success) << what;
+      EXPECT_EQ(single.status.code, general.status.code) << what;
+      EXPECT_EQ(single.status.index, general.status.index) << what;
+      EXPECT_EQ(single.status.positive_count, general.status.positive_count) << what;
+      EXPECT_EQ(single.indices, general.indices) << what;
+      EXPECT_EQ(single.weights, general.weights) << what;
     }
   }
+  // Which path ran shows in the workspace: the general path writes its
+  // header there, the single-launch path (unweighted) leaves it alone. Both
+  // advance the device RNG offset by the draws.
   const std::vector<float> s = zipf_scores(1024);
-  expect_same_as_reference(s, 500, options(66, true, Weighting::biased, 0.5f), "single tile, ids", &ids);
-  // The device RNG offset advances by the draws on both paths.
   DeviceBuffer<float> d_s = upload(s);
   for (bool single : {false, true}) {
-    cuis::detail::set_single_tile_path(single);
+    std::unique_ptr<GeneralPathOnly> off(single ? nullptr : new GeneralPathOnly);
     DeviceBuffer<cuis::RngState> d_rng = upload(std::vector<cuis::RngState>{{66, 10}});
     DeviceBuffer<int64_t> d_idx;
     DeviceBuffer<cuis::DeviceStatus> d_st;
@@ -229,8 +240,12 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     CUIS_OK(cuis::sample_workspace_size(1024, 300, o, &bytes));
     DeviceBuffer<char> ws;
     CUIS_OK(ws.resize(bytes));
+    CUDA_OK(cudaMemset(ws.data(), 0xab, bytes));
     const cuis::SampleArgs a{d_s.data(), 1024, nullptr, 300, d_idx.data(), nullptr, d_st.data()};
     CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
+    std::vector<unsigned char> after_ws(bytes);
+    CUDA_OK(cudaMemcpy(after_ws.data(), ws.data(), bytes, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(std::all_of(after_ws.begin(), after_ws.end(), [](unsigned char x) { return x == 0xab; }), single);
     cuis::RngState after{};
     CUDA_OK(cudaMemcpy(&after, d_rng.data(), sizeof after, cudaMemcpyDeviceToHost));
     EXPECT_EQ(after.offset, 310u) << single;
@@ -324,9 +339,10 @@ TEST_F(SamplerGpu, ArgumentErrorsLaunchNothing) {
 // the replays equal the reference at offsets 0 and B; the mean loss is read
 // from device memory at replay time.
 TEST_F(SamplerGpu, CapturedGraphReplaysWithAdvancingOffset) {
-  const int64_t n = 100000, b = 4096;
-  const std::vector<float> s = lognormal_scores(n, 1.0);
+  const int64_t b = 4096;
+  for (int64_t n : {100000, 1000})  // the general path, and the single-launch path with replacement
   for (bool repl : {true, false}) {
+    const std::vector<float> s = lognormal_scores(n, 1.0);
     cuis::SampleOptions o = options(77, repl, Weighting::biased, 0.5f);
     o.adaptive_smooth = 0.1f;
     o.rng = cuis::RngState{77, 0};

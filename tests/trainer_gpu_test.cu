@@ -7,6 +7,7 @@
 #include "cuis/checkpoint.h"
 #include "cuis/trainer.h"
 #include "gpu_fixture.h"
+#include "train/trainer_state.h"
 #include "train_data.h"
 
 namespace {
@@ -109,23 +110,82 @@ TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
 }
 
 // With the same seed, importance-sampled steps on both engines draw the same
-// batches (the RNG offsets live on the device and follow the step), so the
-// running losses agree to FP32 tolerance.
+// batches (the RNG offsets live on the device and follow the step), so every
+// step's batch loss agrees to FP32 tolerance.
 TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) {
   std::unique_ptr<cuis::Trainer> gpu, cpu;
   CUIS_OK(cuis::make_cuda_trainer(config(cuis::SamplerKind::loss), &data(), &gpu));
   CUIS_OK(cuis::make_cpu_trainer(config(cuis::SamplerKind::loss), &data(), &cpu));
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 8; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+    cuis::TrainerStats a, b;
+    CUIS_OK(gpu->stats(&a));
+    CUIS_OK(cpu->stats(&b));
+    EXPECT_EQ(a.importance, b.importance) << "step " << i;
+    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
+    EXPECT_NEAR(a.tau, b.tau, 1e-4 * b.tau) << "step " << i;
+  }
+}
+
+// The loss histories the predictor learns from: during a long warm-up both
+// engines train on the same uniform batches (with repeated rows at B = 32 of
+// N = 1000), so the seen counts agree exactly and the stored losses to FP32
+// tolerance, which checks the CUDA engine's last-occurrence rule.
+TEST_F(TrainerGpu, PredictorHistoriesMatchCpuEngine) {
+  cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
+  c.warmup = 1000;
+  std::unique_ptr<cuis::Trainer> gpu, cpu;
+  CUIS_OK(cuis::make_cuda_trainer(c, &data(), &gpu));
+  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+  for (int i = 0; i < 20; ++i) {
     CUIS_OK(gpu->step());
     CUIS_OK(cpu->step());
   }
-  cuis::TrainerStats a, b;
-  CUIS_OK(gpu->stats(&a));
-  CUIS_OK(cpu->stats(&b));
-  EXPECT_TRUE(a.importance);
-  EXPECT_TRUE(b.importance);
-  EXPECT_NEAR(a.tau, b.tau, 1e-3 * b.tau);
-  EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-3 * b.mean_loss);
+  const std::string path = ::testing::TempDir() + "cuis_gpu_histories";
+  CUIS_OK(gpu->save(path + ".g"));
+  CUIS_OK(cpu->save(path + ".c"));
+  cuis::detail::LoopState g, h;
+  CUIS_OK(cuis::detail::read_loop_state(path + ".g.trainer", &g));
+  CUIS_OK(cuis::detail::read_loop_state(path + ".c.trainer", &h));
+  EXPECT_EQ(g.seen, h.seen);
+  ASSERT_EQ(g.history.size(), h.history.size());
+  int64_t differing = 0;
+  for (size_t i = 0; i < g.history.size(); ++i)
+    differing += std::fabs(g.history[i] - h.history[i]) > 1e-4f * std::fabs(h.history[i]) + 1e-6f;
+  EXPECT_EQ(differing, 0);
+  for (const char* which : {".g", ".c"})
+    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + which + suffix).c_str());
+}
+
+// load() after the step was captured: the checkpoint's optimizer settings (here
+// another learning rate) apply to the replayed steps as to enqueued ones.
+TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
+  const std::string path = ::testing::TempDir() + "cuis_gpu_reload";
+  cuis::TrainConfig other = config(cuis::SamplerKind::loss);
+  other.optimizer.lr = 0.05f;
+  std::unique_ptr<cuis::Trainer> source;
+  CUIS_OK(cuis::make_cuda_trainer(other, &data(), &source));
+  for (int i = 0; i < 4; ++i) CUIS_OK(source->step());
+  CUIS_OK(source->save(path));
+  std::vector<float> params[2];
+  for (bool graph : {true, false}) {
+    cuis::TrainConfig c = config(cuis::SamplerKind::loss);
+    c.cuda_graph = graph;
+    std::unique_ptr<cuis::Trainer> t;
+    CUIS_OK(cuis::make_cuda_trainer(c, &data(), &t));
+    for (int i = 0; i < 3; ++i) CUIS_OK(t->step());  // captured at the second step
+    CUIS_OK(t->load(path));
+    for (int i = 0; i < 5; ++i) CUIS_OK(t->step());
+    CUIS_OK(t->save(path + ".out"));
+    cuis::Checkpoint ck;
+    CUIS_OK(cuis::read_checkpoint(path + ".out", &ck));
+    EXPECT_EQ(ck.optimizer.lr, 0.05f);
+    params[graph] = ck.params;
+  }
+  EXPECT_EQ(params[0], params[1]);
+  for (const std::string& p : {path, path + ".out"})
+    for (const char* suffix : {"", ".trainer"}) std::remove((p + suffix).c_str());
 }
 
 }  // namespace

@@ -189,15 +189,17 @@ struct StreamHolder {
   }
 };
 
-// The captured step; it holds device pointers only, so it stays valid across
-// save() and load().
+// The captured step. Its kernels read the loop state from device memory, but
+// the networks' optimizer settings are captured by value: load() drops it.
 struct GraphHolder {
   cudaGraphExec_t exec = nullptr;
   explicit operator bool() const { return exec != nullptr; }
   operator cudaGraphExec_t() const { return exec; }
-  ~GraphHolder() {
+  void reset() {
     if (exec) cudaGraphExecDestroy(exec);
+    exec = nullptr;
   }
+  ~GraphHolder() { reset(); }
 };
 
 class CudaTrainer final : public Trainer {
@@ -252,8 +254,14 @@ class CudaTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
+  // The first step after init() or load() runs eagerly (loading every
+  // module outside a capture); the next one is captured, and replayed from then on.
   Error step() override {
-    if (!m_cfg.cuda_graph) return enqueue_step();
+    if (!m_cfg.cuda_graph || !m_ran_eagerly) {
+      TRY(enqueue_step());
+      m_ran_eagerly = true;
+      return set_error(Error::success, "");
+    }
     if (!m_graph) TRY(capture_step());
     CUIS_CUDA_TRY(cudaGraphLaunch(m_graph, m_stream));
     return set_error(Error::success, "");
@@ -317,11 +325,16 @@ class CudaTrainer final : public Trainer {
     };
     if (!same(main, m_main.shape()) || (predicted && !same(s.predictor, m_predictor.shape())))
       return set_error(Error::shape_mismatch, path + ": saved by a run with another network");
+    // The captured step holds the optimizer settings by value, and restore()
+    // takes the checkpoint's: capture again after the next (eager) step.
+    m_graph.reset();
+    m_ran_eagerly = false;
     TRY(m_main.restore(main, m_stream));
     if (predicted) {
       TRY(m_predictor.restore(s.predictor, m_stream));
       CUIS_CUDA_TRY(cudaMemcpyAsync(m_history.data(), s.history.data(), m_history.bytes(), cudaMemcpyHostToDevice, m_stream));
       CUIS_CUDA_TRY(cudaMemcpyAsync(m_seen.data(), s.seen.data(), m_seen.bytes(), cudaMemcpyHostToDevice, m_stream));
+      CUIS_CUDA_TRY(cudaMemsetAsync(m_last.data(), 0xff, m_last.bytes(), m_stream));
     }
     // A uniform run never samples by importance, whatever the saved run did.
     const bool importance = s.stats.importance && m_cfg.sampler != SamplerKind::uniform;
@@ -380,7 +393,15 @@ class CudaTrainer final : public Trainer {
     batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, p, scoring ? m_sample_status.data() : nullptr,
                                              m_main.status(), m_first_error.data(), loop);
     CUIS_LAUNCH_CHECK(st);
-    if (m_cfg.sampler == SamplerKind::predicted) TRY(learn_losses());
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      const Error e = learn_losses();
+      // A launch that failed between features_kernel and history_kernel may
+      // leave batch positions in m_last; clear them for whatever comes next.
+      if (e != Error::success) {
+        (void)cudaMemsetAsync(m_last.data(), 0xff, m_last.bytes(), st);
+        return e;
+      }
+    }
     return set_error(Error::success, "");
   }
 
@@ -446,6 +467,7 @@ class CudaTrainer final : public Trainer {
   const DataSplit* m_data;
   detail::RunSeeds m_seeds;
   cudaStream_t m_stream = nullptr;
+  bool m_ran_eagerly = false;  // a step ran since init() / load(): the next may be captured
   Mlp m_main, m_predictor;
   DeviceBuffer<float> m_x, m_test_x, m_scores, m_norms, m_w, m_batch_loss, m_history, m_features, m_pred;
   DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen, m_last;
