@@ -68,16 +68,25 @@ def main():
                   f"{f'{e:.1f}' if e else '-'} | {f'{g:.1f}' if g else '-'} | {f'{e / t:.2f}x' if e else '-'} | "
                   f"{f'{g / t:.2f}x' if g else '-'} |")
         if steps:
+            torch_doc = load(args.torch_trainer) or {}
+            torch_uniform = tt.get(128, {})
+            torch_loss = next((r for r in torch_doc.get("importance", []) if r.get("sampler") == "loss"), {})
             print("\n## Whole trainer step per sampler (batch 128, P = 1024)\n")
-            print("| sampler | CUDA graph | us per step | x uniform (same mode) |")
-            print("|---|---|---|---|")
+            print("PyTorch: the same step written in PyTorch (bench/torch_trainer.py; 'host' = the authors' way, "
+                  "scores copied to the host and drawn with numpy).\n")
+            print("| sampler | CUDA graph | us per step | x uniform (same mode) | PyTorch us | vs PyTorch | PyTorch host us |")
+            print("|---|---|---|---|---|---|---|")
             graph_of = lambda b: b["name"].split("graph:")[1].split("/")[0]
             uniform = {graph_of(b): b["us_per_step"] for b in steps if b.get("label") == "uniform"}
+            fmt = lambda v: f"{v:.1f}" if v else "-"
             for b in steps:
-                t, u = b["us_per_step"], uniform.get(graph_of(b))
-                ratio = f"{t / u:.2f}x" if u else "-"
-                print(f"| {b.get('label', '?')} | {'yes' if graph_of(b) == '1' else 'no'} | {t:.1f} | {ratio} |")
-
+                t, g = b["us_per_step"], graph_of(b)
+                u = uniform.get(g)
+                ref = {"uniform": torch_uniform, "loss": torch_loss}.get(b.get("label"), {})
+                pt = ref.get("graph_us" if g == "1" else "eager_us")
+                host = ref.get("host_numpy_us") if g == "0" else None
+                print(f"| {b.get('label', '?')} | {'yes' if g == '1' else 'no'} | {t:.1f} | "
+                      f"{f'{t / u:.2f}x' if u else '-'} | {fmt(pt)} | {f'{pt / t:.2f}x' if pt else '-'} | {fmt(host)} |")
 
 if __name__ == "__main__":
     main()
