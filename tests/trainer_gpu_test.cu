@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "cuis/checkpoint.h"
 #include "cuis/trainer.h"
@@ -78,9 +79,15 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
 // The captured step replayed equals the plain enqueued steps bit for bit,
 // through warm-up and importance steps, for every sampler.
 TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
+  std::vector<cuis::TrainConfig> configs;
   for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
-                              cuis::SamplerKind::predicted}) {
-    cuis::TrainConfig with = config(s), without = config(s);
+                              cuis::SamplerKind::predicted})
+    configs.push_back(config(s));
+  configs.push_back(config(cuis::SamplerKind::predicted));
+  configs.back().presample = cuis::PRESAMPLE_ALL;  // the whole training set as candidates
+  for (const cuis::TrainConfig& base : configs) {
+    const cuis::SamplerKind s = base.sampler;
+    cuis::TrainConfig with = base, without = base;
     with.cuda_graph = true;
     without.cuda_graph = false;
     std::unique_ptr<cuis::Trainer> a, b;
@@ -97,7 +104,8 @@ TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
     EXPECT_EQ(sa.step, sb.step);
     EXPECT_EQ(sa.mean_loss, sb.mean_loss) << cuis::sampler_name(s);
     EXPECT_EQ(sa.tau, sb.tau) << cuis::sampler_name(s);
-    const std::string path = ::testing::TempDir() + "cuis_gpu_graph_" + cuis::sampler_name(s);
+    const std::string path = ::testing::TempDir() + "cuis_gpu_graph_" + cuis::sampler_name(s) +
+                             (base.presample == cuis::PRESAMPLE_ALL ? "_all" : "");
     CUIS_OK(a->save(path + ".a"));
     CUIS_OK(b->save(path + ".b"));
     cuis::Checkpoint ca, cb;
@@ -125,6 +133,25 @@ TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) {
     EXPECT_EQ(a.importance, b.importance) << "step " << i;
     EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
     EXPECT_NEAR(a.tau, b.tau, 1e-4 * b.tau) << "step " << i;
+  }
+}
+
+// The whole training set as candidates, scored by the predictor: both engines
+// draw the same batches step by step.
+TEST_F(TrainerGpu, WholeSetPredictedMatchesCpuEngine) {
+  cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
+  c.presample = cuis::PRESAMPLE_ALL;
+  std::unique_ptr<cuis::Trainer> gpu, cpu;
+  CUIS_OK(cuis::make_cuda_trainer(c, &data(), &gpu));
+  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+  for (int i = 0; i < 6; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+    cuis::TrainerStats a, b;
+    CUIS_OK(gpu->stats(&a));
+    CUIS_OK(cpu->stats(&b));
+    EXPECT_EQ(a.importance, b.importance) << "step " << i;
+    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
   }
 }
 

@@ -20,6 +20,10 @@ namespace cuis {
 
 enum class SamplerKind { uniform, loss, gnorm, predicted };
 
+// TrainConfig::presample for scoring the whole training set every step (no
+// candidate draw; P = N): cheap with the loss predictor, costly otherwise.
+constexpr int64_t PRESAMPLE_ALL = -1;
+
 // "uniform", "loss", "gnorm", "predicted"; false for anything else.
 bool parse_sampler(const std::string& name, SamplerKind* out);
 const char* sampler_name(SamplerKind k);
@@ -30,7 +34,7 @@ struct TrainConfig {
   float smooth = 0.0f;           // additive smoothing c
   float adaptive_smooth = 0.0f;  // c_adaptive times the running mean batch loss
   float power = 1.0f;            // power smoothing a
-  int64_t presample = 1024;      // candidate set size P
+  int64_t presample = 1024;      // candidate set size P, or PRESAMPLE_ALL
   int64_t warmup = 0;            // uniform steps before importance sampling
   float tau_th = 0.0f;           // > 0: sample by importance only while the smoothed tau exceeds it
   int64_t batch = 128;

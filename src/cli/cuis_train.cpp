@@ -21,7 +21,7 @@ namespace {
 const char* USAGE =
     "usage: cuis-train [--data fashion-mnist|mnist:DIR|cifar10:DIR|synthetic]\n"
     "                  [--sampler uniform|loss|gnorm|predicted] [--k K] [--smooth C] [--adaptive-smooth C]\n"
-    "                  [--power A] [--presample P] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
+    "                  [--power A] [--presample P|all] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
     "                  [--optimizer sgd|adam] [--lr LR] [--momentum M] [--weight-decay D]\n"
     "                  [--epochs E | --steps S | --seconds T] [--eval-every S | --eval-seconds T] [--seed S]\n"
     "                  [--device auto|cuda|cpu] [--graph on|off] [--normalize standard|none]\n"
@@ -29,6 +29,7 @@ const char* USAGE =
     "  --normalize: standard (default) scales every input feature to mean 0, deviation 1 with the\n"
     "               training split's statistics; none keeps pixels in [0, 1]\n"
     "  --graph: the CUDA engine replays each step as one CUDA graph (default on)\n"
+    "  --presample all: score the whole training set every step (cheap with --sampler predicted)\n"
     "  --tau-th T: importance sampling only while the smoothed tau exceeds T (0: always; 'auto': (P+3B)/(3B))\n"
     "  wall_s in the log is training time; evaluations are not counted.\n";
 
@@ -86,7 +87,11 @@ int parse(int argc, char** argv, Flags* f) {
     else if (a == "--smooth") { if (!to_double(v, &d)) return bad("a number"); f->cfg.smooth = static_cast<float>(d); }
     else if (a == "--adaptive-smooth") { if (!to_double(v, &d)) return bad("a number"); f->cfg.adaptive_smooth = static_cast<float>(d); }
     else if (a == "--power") { if (!to_double(v, &d)) return bad("a number"); f->cfg.power = static_cast<float>(d); }
-    else if (a == "--presample") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->cfg.presample = n; }
+    else if (a == "--presample") {
+      if (v == "all") f->cfg.presample = cuis::PRESAMPLE_ALL;
+      else if (!to_ll(v, &n) || n < 1) return bad("a positive integer or 'all'");
+      else f->cfg.presample = n;
+    }
     else if (a == "--warmup") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.warmup = n; }
     else if (a == "--tau-th") {
       if (v == "auto") f->tau_auto = true;
@@ -123,7 +128,6 @@ int parse(int argc, char** argv, Flags* f) {
   if (stop_flags > 1) return fail(2, "give at most one of --epochs, --steps, --seconds");
   if (stop_flags == 0) f->epochs = 1;
   if (f->eval_every && f->eval_seconds > 0) return fail(2, "give at most one of --eval-every, --eval-seconds");
-  if (f->tau_auto) f->cfg.tau_th = static_cast<float>(cuis::default_tau_threshold(f->cfg.presample, f->cfg.batch));
   return 0;
 }
 
@@ -158,6 +162,10 @@ int main(int argc, char** argv) {
     if (f.data == "fashion-mnist" && e == cuis::Error::io_error)
       msg += " (install Debian's dataset-fashion-mnist, or run ./scripts/setup as root)";
     return fail(1, "cannot load " + f.data + ": " + msg);
+  }
+  if (f.tau_auto) {  // (P + 3B) / 3B, with P = N for the whole training set
+    const int64_t p = f.cfg.presample == cuis::PRESAMPLE_ALL ? data.train.rows : f.cfg.presample;
+    f.cfg.tau_th = static_cast<float>(cuis::default_tau_threshold(p, f.cfg.batch));
   }
   if (f.standardize)
     if (cuis::standardize(&data) != cuis::Error::success) return fail(1, f.data + ": " + cuis::last_error_message());

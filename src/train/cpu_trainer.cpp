@@ -26,8 +26,12 @@ class CpuTrainer final : public Trainer {
     if (const Error e = m_main.init(detail::main_shape(m_cfg, m_data->train), m_cfg.optimizer, m_seeds.init);
         e != Error::success)
       return e;
-    const int64_t n = m_data->train.rows, p = detail::candidates_per_step(m_cfg);
+    const int64_t n = m_data->train.rows, p = detail::candidates_per_step(m_cfg, n);
     m_candidates.resize(p);
+    if (detail::whole_set(m_cfg)) {
+      std::iota(m_candidates.begin(), m_candidates.end(), int64_t{0});
+      m_uniform.resize(m_cfg.batch);
+    }
     m_scores.resize(p);
     m_norms.resize(p);
     m_indices.resize(m_cfg.batch);
@@ -47,9 +51,14 @@ class CpuTrainer final : public Trainer {
 
   Error step() override {
     const Dataset& train = m_data->train;
-    const int64_t p = detail::candidates_per_step(m_cfg);
+    const int64_t p = detail::candidates_per_step(m_cfg, train.rows);
     const uint64_t s = m_stats.step;
-    if (const Error e = ref::uniform_indices(m_candidates.data(), p, train.rows, RngState{m_seeds.candidates, s * p});
+    // The step's uniform draws: the candidates, or with the whole set as
+    // candidates the batch used when not sampling by importance.
+    const bool whole = detail::whole_set(m_cfg);
+    std::vector<int64_t>& uniform = whole ? m_uniform : m_candidates;
+    const int64_t draws = detail::uniform_draws_per_step(m_cfg, train.rows);
+    if (const Error e = ref::uniform_indices(uniform.data(), draws, train.rows, RngState{m_seeds.candidates, s * draws});
         e != Error::success)
       return e;
     bool importance = m_cfg.sampler != SamplerKind::uniform && static_cast<int64_t>(s) >= m_cfg.warmup;
@@ -76,7 +85,7 @@ class CpuTrainer final : public Trainer {
       weights = m_weights.data();
     } else {
       // The candidates are uniform: the first `batch` of them are a uniform batch.
-      for (int64_t j = 0; j < m_cfg.batch; ++j) m_indices[j] = m_candidates[j % p];
+      for (int64_t j = 0; j < m_cfg.batch; ++j) m_indices[j] = uniform[j % draws];
     }
     TrainBatch b;
     b.data = train.x.data();
@@ -209,7 +218,7 @@ class CpuTrainer final : public Trainer {
   const DataSplit* m_data;
   detail::RunSeeds m_seeds;
   ref::Mlp m_main, m_predictor;
-  std::vector<int64_t> m_candidates, m_indices;
+  std::vector<int64_t> m_candidates, m_indices, m_uniform;
   std::vector<float> m_scores, m_norms, m_weights, m_batch_loss, m_history, m_features;
   std::vector<int32_t> m_seen;
   TrainerStats m_stats;

@@ -32,13 +32,14 @@ struct LoopDevice {
   unsigned long long step;
   int failed;         // a stage reported a problem: the loop kernels stop changing state
   int reserved;
-  RngState candidates, draws;  // this step's streams: offsets step * P and step * B
+  RngState candidates, draws;  // this step's streams: offsets step * (uniform draws per step) and step * B
 };
 
-// The loop state after `step` steps (the RNG offsets follow from the step).
-LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds& seeds, int64_t p, int64_t b) {
+// The loop state after `step` steps (the RNG offsets follow from the step and
+// the uniform draws per step).
+LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds& seeds, int64_t draws, int64_t b) {
   return LoopDevice{s.batch_loss, s.mean_loss, s.tau, static_cast<float>(s.mean_loss), tau_seen ? 1 : 0,
-                    s.importance ? 1 : 0, s.step, 0, 0, RngState{seeds.candidates, s.step * static_cast<uint64_t>(p)},
+                    s.importance ? 1 : 0, s.step, 0, 0, RngState{seeds.candidates, s.step * static_cast<uint64_t>(draws)},
                     RngState{seeds.draws, s.step * static_cast<uint64_t>(b)}};
 }
 
@@ -82,11 +83,12 @@ __global__ void tau_kernel(const float* scores, int64_t p, const DeviceStatus* s
 }
 
 // Without importance sampling this step (warm-up, or tau below the threshold),
-// the batch is the first candidates, weight 1.
-__global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, float* w, int64_t b, const LoopDevice* loop) {
+// the batch is the step's first uniform draws, weight 1.
+__global__ void choose_kernel(const int64_t* uniform, int64_t draws, int64_t* idx, float* w, int64_t b,
+                              const LoopDevice* loop) {
   if (loop->importance) return;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * THREADS + threadIdx.x; j < b; j += static_cast<int64_t>(gridDim.x) * THREADS) {
-    idx[j] = cand[j % p];
+    idx[j] = uniform[j % draws];
     w[j] = 1.0f;
   }
 }
@@ -94,7 +96,7 @@ __global__ void choose_kernel(const int64_t* cand, int64_t p, int64_t* idx, floa
 // After the training step: merges the sampler's status (when this step's batch
 // came from it) and the training status, in that order; then the batch's mean
 // loss, the running mean, the step count and the next step's RNG offsets.
-__global__ void batch_mean_kernel(const float* loss, int64_t b, int64_t p, const DeviceStatus* sample_status,
+__global__ void batch_mean_kernel(const float* loss, int64_t b, int64_t draws, const DeviceStatus* sample_status,
                                   const DeviceStatus* train_status, DeviceStatus* first, LoopDevice* loop) {
   __shared__ double s[THREADS];
   if (threadIdx.x == 0) {
@@ -117,7 +119,7 @@ __global__ void batch_mean_kernel(const float* loss, int64_t b, int64_t p, const
     loop->mean_loss_f = static_cast<float>(loop->mean_loss);
     loop->batch_loss = mean;
     ++loop->step;
-    loop->candidates.offset = loop->step * static_cast<uint64_t>(p);
+    loop->candidates.offset = loop->step * static_cast<uint64_t>(draws);
     loop->draws.offset = loop->step * static_cast<uint64_t>(b);
   }
 }
@@ -210,7 +212,7 @@ class CudaTrainer final : public Trainer {
     CUIS_CUDA_TRY(cudaStreamCreateWithFlags(&m_holder.stream, cudaStreamNonBlocking));
     m_stream = m_holder.stream;
     const Dataset& tr = m_data->train;
-    const int64_t p = detail::candidates_per_step(m_cfg);
+    const int64_t p = detail::candidates_per_step(m_cfg, tr.rows);
     TRY(upload(&m_x, tr.x));
     TRY(upload(&m_labels, tr.labels));
     TRY(upload(&m_test_x, m_data->test.x));
@@ -218,6 +220,12 @@ class CudaTrainer final : public Trainer {
     const int64_t max_batch = std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 8192));
     TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init));
     TRY(m_cand.resize(p));
+    if (detail::whole_set(m_cfg)) {  // the candidates are rows 0..N-1 for good
+      std::vector<int64_t> rows(static_cast<size_t>(p));
+      for (int64_t i = 0; i < p; ++i) rows[i] = i;
+      TRY(upload(&m_cand, rows));
+      TRY(m_uniform.resize(m_cfg.batch));
+    }
     TRY(m_scores.resize(p));
     TRY(m_norms.resize(p));
     TRY(m_idx.resize(m_cfg.batch));
@@ -227,7 +235,7 @@ class CudaTrainer final : public Trainer {
     TRY(m_sample_status.resize(1));
     TRY(m_score_status.resize(1));
     TRY(m_first_error.resize(1));
-    const LoopDevice start = loop_at(TrainerStats{}, false, m_seeds, p, m_cfg.batch);
+    const LoopDevice start = loop_at(TrainerStats{}, false, m_seeds, detail::uniform_draws_per_step(m_cfg, tr.rows), m_cfg.batch);
     CUIS_CUDA_TRY(cudaMemcpy(m_loop.data(), &start, sizeof start, cudaMemcpyHostToDevice));
     CUIS_CUDA_TRY(cudaMemset(m_sample_status.data(), 0, sizeof(DeviceStatus)));  // code 0: success
     CUIS_CUDA_TRY(cudaMemset(m_score_status.data(), 0, sizeof(DeviceStatus)));
@@ -240,7 +248,8 @@ class CudaTrainer final : public Trainer {
     }
     if (m_cfg.sampler == SamplerKind::predicted) {
       const MlpShape ps = detail::predictor_shape(m_cfg, tr);
-      TRY(m_predictor.init(ps, OptimizerConfig{}, max_batch, m_seeds.predictor_init));
+      // The predictor scores every candidate in one chunk (it is small).
+      TRY(m_predictor.init(ps, OptimizerConfig{}, std::max(p, m_cfg.batch), m_seeds.predictor_init));
       TRY(m_history.resize(static_cast<size_t>(tr.rows) * m_cfg.history));
       TRY(m_seen.resize(tr.rows));
       TRY(m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * ps.sizes[0]));
@@ -340,7 +349,8 @@ class CudaTrainer final : public Trainer {
     const bool importance = s.stats.importance && m_cfg.sampler != SamplerKind::uniform;
     TrainerStats saved = s.stats;
     saved.importance = importance;
-    const LoopDevice l = loop_at(saved, s.tau_seen, m_seeds, detail::candidates_per_step(m_cfg), m_cfg.batch);
+    const LoopDevice l = loop_at(saved, s.tau_seen, m_seeds, detail::uniform_draws_per_step(m_cfg, m_data->train.rows),
+                                 m_cfg.batch);
     CUIS_CUDA_TRY(cudaMemcpyAsync(m_loop.data(), &l, sizeof l, cudaMemcpyHostToDevice, m_stream));
     CUIS_CUDA_TRY(cudaMemsetAsync(m_first_error.data(), 0, sizeof(DeviceStatus), m_stream));
     CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));  // the host values above live on this stack frame
@@ -358,12 +368,15 @@ class CudaTrainer final : public Trainer {
   // every step, so that a graph of it can replay any step.
   Error enqueue_step() {
     const Dataset& tr = m_data->train;
-    const int64_t p = detail::candidates_per_step(m_cfg), b = m_cfg.batch;
+    const int64_t p = detail::candidates_per_step(m_cfg, tr.rows), b = m_cfg.batch;
+    const int64_t draws = detail::uniform_draws_per_step(m_cfg, tr.rows);
     const cudaStream_t st = m_stream;
     LoopDevice* loop = m_loop.data();
     const bool scoring = m_cfg.sampler != SamplerKind::uniform;
-    // A uniform run's candidates are its batch.
-    TRY(uniform_indices(scoring ? m_cand.data() : m_idx.data(), p, tr.rows, RngState{}, &loop->candidates, false, st));
+    // The step's uniform draws: a uniform run's batch, the candidates, or
+    // (whole set as candidates) the batch used when not sampling by importance.
+    int64_t* uniform = !scoring ? m_idx.data() : detail::whole_set(m_cfg) ? m_uniform.data() : m_cand.data();
+    TRY(uniform_indices(uniform, draws, tr.rows, RngState{}, &loop->candidates, false, st));
     if (scoring) {
       TRY(score_candidates(p));
       const bool has_status = m_cfg.sampler != SamplerKind::predicted;
@@ -378,7 +391,7 @@ class CudaTrainer final : public Trainer {
       o.advance_rng = false;  // batch_mean_kernel sets the next step's offset
       const SampleArgs a{m_scores.data(), p, m_cand.data(), b, m_idx.data(), m_w.data(), m_sample_status.data()};
       TRY(sample(a, o, m_ws.data(), m_ws.bytes(), st));
-      choose_kernel<<<blocks(b), THREADS, 0, st>>>(m_cand.data(), p, m_idx.data(), m_w.data(), b, loop);
+      choose_kernel<<<blocks(b), THREADS, 0, st>>>(uniform, draws, m_idx.data(), m_w.data(), b, loop);
       CUIS_LAUNCH_CHECK(st);
     }
     TrainBatch tb;
@@ -390,7 +403,7 @@ class CudaTrainer final : public Trainer {
     tb.batch = b;
     tb.loss = m_batch_loss.data();
     TRY(m_main.train_step(tb, st));
-    batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, p, scoring ? m_sample_status.data() : nullptr,
+    batch_mean_kernel<<<1, THREADS, 0, st>>>(m_batch_loss.data(), b, draws, scoring ? m_sample_status.data() : nullptr,
                                              m_main.status(), m_first_error.data(), loop);
     CUIS_LAUNCH_CHECK(st);
     if (m_cfg.sampler == SamplerKind::predicted) {
@@ -471,7 +484,7 @@ class CudaTrainer final : public Trainer {
   Mlp m_main, m_predictor;
   DeviceBuffer<float> m_x, m_test_x, m_scores, m_norms, m_w, m_batch_loss, m_history, m_features, m_pred;
   DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen, m_last;
-  DeviceBuffer<int64_t> m_cand, m_idx;
+  DeviceBuffer<int64_t> m_cand, m_idx, m_uniform;
   DeviceBuffer<LoopDevice> m_loop;
   DeviceBuffer<DeviceStatus> m_sample_status, m_score_status, m_first_error;
   DeviceBuffer<char> m_ws;

@@ -60,16 +60,25 @@ MlpShape predictor_shape(const TrainConfig& c, const Dataset& d) {
   return s;
 }
 
-int64_t candidates_per_step(const TrainConfig& c) {
-  return c.sampler == SamplerKind::uniform ? c.batch : c.presample;
+bool whole_set(const TrainConfig& c) { return c.sampler != SamplerKind::uniform && c.presample == PRESAMPLE_ALL; }
+
+int64_t candidates_per_step(const TrainConfig& c, int64_t rows) {
+  return c.sampler == SamplerKind::uniform ? c.batch : whole_set(c) ? rows : c.presample;
+}
+
+int64_t uniform_draws_per_step(const TrainConfig& c, int64_t rows) {
+  return whole_set(c) ? c.batch : candidates_per_step(c, rows);
 }
 
 Error check_config(const TrainConfig& c, const DataSplit& d) {
   if (d.train.rows <= 0 || d.test.rows <= 0) return set_error(Error::empty_input, "the training or test split is empty");
   if (d.train.features != d.test.features) return set_error(Error::shape_mismatch, "train and test features differ");
   if (c.batch < 1 || c.batch > (int64_t{1} << 20)) return set_error(Error::invalid_argument, "batch must be in [1, 2^20]");
-  if (c.sampler != SamplerKind::uniform && (c.presample < 1 || c.presample > (int64_t{1} << 24)))
-    return set_error(Error::invalid_argument, "presample must be in [1, 2^24]");
+  if (c.sampler != SamplerKind::uniform && c.presample != PRESAMPLE_ALL &&
+      (c.presample < 1 || c.presample > (int64_t{1} << 24)))
+    return set_error(Error::invalid_argument, "presample must be in [1, 2^24] or PRESAMPLE_ALL");
+  if (whole_set(c) && d.train.rows > (int64_t{1} << 24))
+    return set_error(Error::invalid_argument, "presample all: the training set has more than 2^24 rows");
   if (c.warmup < 0) return set_error(Error::invalid_argument, "warmup must be >= 0");
   if (!(c.tau_th >= 0.0f) || !std::isfinite(c.tau_th)) return set_error(Error::invalid_argument, "tau threshold must be >= 0");
   if (c.history < 1 || c.history > 1000) return set_error(Error::invalid_argument, "history must be in [1, 1000]");

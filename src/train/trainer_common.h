@@ -22,8 +22,15 @@ MlpShape predictor_shape(const TrainConfig& c, const Dataset& d);
 Error check_config(const TrainConfig& c, const DataSplit& d);
 // The sampler options of step `step` (RNG offset step * batch).
 SampleOptions sample_options(const TrainConfig& c, uint64_t draws_seed, uint64_t step, float mean_loss);
-// Candidates per step: P for scoring samplers, the batch for uniform.
-int64_t candidates_per_step(const TrainConfig& c);
+// Candidates per step: P for scoring samplers (N = rows with PRESAMPLE_ALL),
+// the batch for uniform.
+int64_t candidates_per_step(const TrainConfig& c, int64_t rows);
+// Whether the candidates are the whole training set, in order.
+bool whole_set(const TrainConfig& c);
+// Uniform draws per step from the candidate stream (offset step * this): the
+// candidates, or with the whole set the batch used when not sampling by
+// importance.
+int64_t uniform_draws_per_step(const TrainConfig& c, int64_t rows);
 
 }  // namespace detail
 }  // namespace cuis
