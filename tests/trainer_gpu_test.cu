@@ -25,6 +25,41 @@ cuis::TrainConfig config(cuis::SamplerKind s) {
 
 class TrainerGpu : public Gpu {};
 
+std::unique_ptr<cuis::Trainer> cuda_trainer(const cuis::TrainConfig& c) {
+  std::unique_ptr<cuis::Trainer> t;
+  EXPECT_EQ(cuis::make_cuda_trainer(c, &data(), &t), Error::success) << cuis::last_error_message();
+  return t;
+}
+
+// The main network as t saves it (the files are removed again).
+cuis::Checkpoint saved(cuis::Trainer& t, const std::string& name) {
+  const std::string path = ::testing::TempDir() + name;
+  cuis::Checkpoint c;
+  EXPECT_EQ(t.save(path), Error::success) << cuis::last_error_message();
+  EXPECT_EQ(cuis::read_checkpoint(path, &c), Error::success) << cuis::last_error_message();
+  for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
+  return c;
+}
+
+// Both engines with config c, step by step: the same batches (the RNG offsets
+// live on the device and follow the step), so the same importance decisions
+// and batch losses to FP32 tolerance.
+void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
+  std::unique_ptr<cuis::Trainer> gpu = cuda_trainer(c), cpu;
+  ASSERT_TRUE(gpu);
+  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+  for (int i = 0; i < steps; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+    cuis::TrainerStats a, b;
+    CUIS_OK(gpu->stats(&a));
+    CUIS_OK(cpu->stats(&b));
+    EXPECT_EQ(a.importance, b.importance) << "step " << i;
+    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
+    EXPECT_NEAR(a.tau, b.tau, 1e-4 * b.tau) << "step " << i;
+  }
+}
+
 // Uniform batches are the same on both engines; the networks agree to FP32 tolerance.
 TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
   std::unique_ptr<cuis::Trainer> gpu, cpu;
@@ -49,8 +84,9 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
   for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
                               cuis::SamplerKind::predicted}) {
     const std::string path = ::testing::TempDir() + "cuis_gpu_resume_" + cuis::sampler_name(s);
-    std::unique_ptr<cuis::Trainer> straight, first, resumed;
-    CUIS_OK(cuis::make_cuda_trainer(config(s), &data(), &straight));
+    std::unique_ptr<cuis::Trainer> straight = cuda_trainer(config(s)), first = cuda_trainer(config(s)),
+                                   resumed = cuda_trainer(config(s));
+    ASSERT_TRUE(straight && first && resumed);
     double before = 0, after = 0, err = 0;
     CUIS_OK(straight->evaluate(false, &before, &err));
     for (int i = 0; i < 12; ++i) CUIS_OK(straight->step());
@@ -59,40 +95,34 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
     EXPECT_EQ(st.importance, s != cuis::SamplerKind::uniform);
     CUIS_OK(straight->evaluate(false, &after, &err));
     EXPECT_LT(after, before) << cuis::sampler_name(s);
-    CUIS_OK(cuis::make_cuda_trainer(config(s), &data(), &first));
     for (int i = 0; i < 6; ++i) CUIS_OK(first->step());
     CUIS_OK(first->save(path));
-    CUIS_OK(cuis::make_cuda_trainer(config(s), &data(), &resumed));
     CUIS_OK(resumed->load(path));
     for (int i = 0; i < 6; ++i) CUIS_OK(resumed->step());
-    CUIS_OK(straight->save(path + ".a"));
-    CUIS_OK(resumed->save(path + ".b"));
-    cuis::Checkpoint ca, cb;
-    CUIS_OK(cuis::read_checkpoint(path + ".a", &ca));
-    CUIS_OK(cuis::read_checkpoint(path + ".b", &cb));
-    EXPECT_EQ(ca.params, cb.params) << cuis::sampler_name(s);
-    for (const std::string& p : {path, path + ".a", path + ".b"})
-      for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
+    EXPECT_EQ(saved(*straight, "cuis_gpu_straight").params, saved(*resumed, "cuis_gpu_resumed").params)
+        << cuis::sampler_name(s);
+    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
   }
 }
 
 // The captured step replayed equals the plain enqueued steps bit for bit,
-// through warm-up and importance steps, for every sampler.
+// through warm-up and importance steps, for every sampler and for the whole
+// training set as candidates.
 TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
   std::vector<cuis::TrainConfig> configs;
   for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
                               cuis::SamplerKind::predicted})
     configs.push_back(config(s));
   configs.push_back(config(cuis::SamplerKind::predicted));
-  configs.back().presample = cuis::PRESAMPLE_ALL;  // the whole training set as candidates
+  configs.back().presample = cuis::PRESAMPLE_ALL;
   for (const cuis::TrainConfig& base : configs) {
-    const cuis::SamplerKind s = base.sampler;
+    const std::string what = std::string(cuis::sampler_name(base.sampler)) +
+                             (base.presample == cuis::PRESAMPLE_ALL ? " all" : "");
     cuis::TrainConfig with = base, without = base;
     with.cuda_graph = true;
     without.cuda_graph = false;
-    std::unique_ptr<cuis::Trainer> a, b;
-    CUIS_OK(cuis::make_cuda_trainer(with, &data(), &a));
-    CUIS_OK(cuis::make_cuda_trainer(without, &data(), &b));
+    std::unique_ptr<cuis::Trainer> a = cuda_trainer(with), b = cuda_trainer(without);
+    ASSERT_TRUE(a && b);
     for (int i = 0; i < 9; ++i) {
       CUIS_OK(a->step());
       CUIS_OK(b->step());
@@ -102,57 +132,19 @@ TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
     CUIS_OK(b->stats(&sb));
     EXPECT_EQ(sa.step, 9u);
     EXPECT_EQ(sa.step, sb.step);
-    EXPECT_EQ(sa.mean_loss, sb.mean_loss) << cuis::sampler_name(s);
-    EXPECT_EQ(sa.tau, sb.tau) << cuis::sampler_name(s);
-    const std::string path = ::testing::TempDir() + "cuis_gpu_graph_" + cuis::sampler_name(s) +
-                             (base.presample == cuis::PRESAMPLE_ALL ? "_all" : "");
-    CUIS_OK(a->save(path + ".a"));
-    CUIS_OK(b->save(path + ".b"));
-    cuis::Checkpoint ca, cb;
-    CUIS_OK(cuis::read_checkpoint(path + ".a", &ca));
-    CUIS_OK(cuis::read_checkpoint(path + ".b", &cb));
-    EXPECT_EQ(ca.params, cb.params) << cuis::sampler_name(s);
-    for (const char* which : {".a", ".b"})
-      for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + which + suffix).c_str());
+    EXPECT_EQ(sa.mean_loss, sb.mean_loss) << what;
+    EXPECT_EQ(sa.tau, sb.tau) << what;
+    EXPECT_EQ(saved(*a, "cuis_gpu_graph").params, saved(*b, "cuis_gpu_plain").params) << what;
   }
 }
 
-// With the same seed, importance-sampled steps on both engines draw the same
-// batches (the RNG offsets live on the device and follow the step), so every
-// step's batch loss agrees to FP32 tolerance.
-TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) {
-  std::unique_ptr<cuis::Trainer> gpu, cpu;
-  CUIS_OK(cuis::make_cuda_trainer(config(cuis::SamplerKind::loss), &data(), &gpu));
-  CUIS_OK(cuis::make_cpu_trainer(config(cuis::SamplerKind::loss), &data(), &cpu));
-  for (int i = 0; i < 8; ++i) {
-    CUIS_OK(gpu->step());
-    CUIS_OK(cpu->step());
-    cuis::TrainerStats a, b;
-    CUIS_OK(gpu->stats(&a));
-    CUIS_OK(cpu->stats(&b));
-    EXPECT_EQ(a.importance, b.importance) << "step " << i;
-    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
-    EXPECT_NEAR(a.tau, b.tau, 1e-4 * b.tau) << "step " << i;
-  }
-}
+TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::loss), 8); }
 
-// The whole training set as candidates, scored by the predictor: both engines
-// draw the same batches step by step.
+// The whole training set as candidates, scored by the predictor.
 TEST_F(TrainerGpu, WholeSetPredictedMatchesCpuEngine) {
   cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
   c.presample = cuis::PRESAMPLE_ALL;
-  std::unique_ptr<cuis::Trainer> gpu, cpu;
-  CUIS_OK(cuis::make_cuda_trainer(c, &data(), &gpu));
-  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
-  for (int i = 0; i < 6; ++i) {
-    CUIS_OK(gpu->step());
-    CUIS_OK(cpu->step());
-    cuis::TrainerStats a, b;
-    CUIS_OK(gpu->stats(&a));
-    CUIS_OK(cpu->stats(&b));
-    EXPECT_EQ(a.importance, b.importance) << "step " << i;
-    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
-  }
+  expect_engines_agree(c, 6);
 }
 
 // The loss histories the predictor learns from: during a long warm-up both
@@ -191,28 +183,24 @@ TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
   const std::string path = ::testing::TempDir() + "cuis_gpu_reload";
   cuis::TrainConfig other = config(cuis::SamplerKind::loss);
   other.optimizer.lr = 0.05f;
-  std::unique_ptr<cuis::Trainer> source;
-  CUIS_OK(cuis::make_cuda_trainer(other, &data(), &source));
+  std::unique_ptr<cuis::Trainer> source = cuda_trainer(other);
+  ASSERT_TRUE(source);
   for (int i = 0; i < 4; ++i) CUIS_OK(source->step());
   CUIS_OK(source->save(path));
-  std::vector<float> params[2];
+  cuis::Checkpoint after[2];
   for (bool graph : {true, false}) {
     cuis::TrainConfig c = config(cuis::SamplerKind::loss);
     c.cuda_graph = graph;
-    std::unique_ptr<cuis::Trainer> t;
-    CUIS_OK(cuis::make_cuda_trainer(c, &data(), &t));
-    for (int i = 0; i < 3; ++i) CUIS_OK(t->step());  // captured at the second step
+    std::unique_ptr<cuis::Trainer> t = cuda_trainer(c);
+    ASSERT_TRUE(t);
+    for (int i = 0; i < 3; ++i) CUIS_OK(t->step());  // eager, captured, replayed
     CUIS_OK(t->load(path));
     for (int i = 0; i < 5; ++i) CUIS_OK(t->step());
-    CUIS_OK(t->save(path + ".out"));
-    cuis::Checkpoint ck;
-    CUIS_OK(cuis::read_checkpoint(path + ".out", &ck));
-    EXPECT_EQ(ck.optimizer.lr, 0.05f);
-    params[graph] = ck.params;
+    after[graph] = saved(*t, "cuis_gpu_reloaded");
+    EXPECT_EQ(after[graph].optimizer.lr, 0.05f);
   }
-  EXPECT_EQ(params[0], params[1]);
-  for (const std::string& p : {path, path + ".out"})
-    for (const char* suffix : {"", ".trainer"}) std::remove((p + suffix).c_str());
+  EXPECT_EQ(after[0].params, after[1].params);
+  for (const char* suffix : {"", ".trainer"}) std::remove((path + suffix).c_str());
 }
 
 }  // namespace

@@ -23,35 +23,40 @@ std::unique_ptr<cuis::Trainer> make(const cuis::TrainConfig& c) {
   return t;
 }
 
+// 12 straight steps equal 6 steps, save, load into a new trainer, 6 steps:
+// the same running numbers and the same parameters and optimizer state.
+void expect_exact_resume(const cuis::TrainConfig& c, const std::string& what) {
+  const std::string path = ::testing::TempDir() + "cuis_resume_" + what;
+  auto straight = make(c);
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
+  auto first = make(c);
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(first->step(), Error::success);
+  ASSERT_EQ(first->save(path), Error::success) << cuis::last_error_message();
+  auto resumed = make(c);
+  ASSERT_EQ(resumed->load(path), Error::success) << cuis::last_error_message();
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(resumed->step(), Error::success);
+  cuis::TrainerStats a, b;
+  ASSERT_EQ(straight->stats(&a), Error::success);
+  ASSERT_EQ(resumed->stats(&b), Error::success);
+  EXPECT_EQ(a.step, 12u);
+  EXPECT_EQ(b.step, 12u);
+  EXPECT_EQ(a.mean_loss, b.mean_loss) << what;
+  EXPECT_EQ(a.tau, b.tau) << what;
+  ASSERT_EQ(straight->save(path + ".a"), Error::success);
+  ASSERT_EQ(resumed->save(path + ".b"), Error::success);
+  cuis::Checkpoint ca, cb;
+  ASSERT_EQ(cuis::read_checkpoint(path + ".a", &ca), Error::success);
+  ASSERT_EQ(cuis::read_checkpoint(path + ".b", &cb), Error::success);
+  EXPECT_EQ(ca.params, cb.params) << what;
+  EXPECT_EQ(ca.state, cb.state) << what;
+  for (const std::string& p : {path, path + ".a", path + ".b"})
+    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
+}
+
 TEST(Trainer, ResumeContinuesExactly) {
   for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
-                              cuis::SamplerKind::predicted}) {
-    const std::string path = ::testing::TempDir() + "cuis_resume_" + cuis::sampler_name(s);
-    auto straight = make(config(s));
-    for (int i = 0; i < 12; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
-    auto first = make(config(s));
-    for (int i = 0; i < 6; ++i) ASSERT_EQ(first->step(), Error::success);
-    ASSERT_EQ(first->save(path), Error::success) << cuis::last_error_message();
-    auto resumed = make(config(s));
-    ASSERT_EQ(resumed->load(path), Error::success) << cuis::last_error_message();
-    for (int i = 0; i < 6; ++i) ASSERT_EQ(resumed->step(), Error::success);
-    cuis::TrainerStats a, b;
-    ASSERT_EQ(straight->stats(&a), Error::success);
-    ASSERT_EQ(resumed->stats(&b), Error::success);
-    EXPECT_EQ(a.step, 12u);
-    EXPECT_EQ(b.step, 12u);
-    EXPECT_EQ(a.mean_loss, b.mean_loss) << cuis::sampler_name(s);
-    EXPECT_EQ(a.tau, b.tau) << cuis::sampler_name(s);
-    ASSERT_EQ(straight->save(path + ".a"), Error::success);
-    ASSERT_EQ(resumed->save(path + ".b"), Error::success);
-    cuis::Checkpoint ca, cb;
-    ASSERT_EQ(cuis::read_checkpoint(path + ".a", &ca), Error::success);
-    ASSERT_EQ(cuis::read_checkpoint(path + ".b", &cb), Error::success);
-    EXPECT_EQ(ca.params, cb.params) << cuis::sampler_name(s);
-    EXPECT_EQ(ca.state, cb.state) << cuis::sampler_name(s);
-    for (const std::string& p : {path, path + ".a", path + ".b"})
-      for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
-  }
+                              cuis::SamplerKind::predicted})
+    expect_exact_resume(config(s), cuis::sampler_name(s));
 }
 
 TEST(Trainer, WarmupThenImportance) {
@@ -92,30 +97,16 @@ TEST(Trainer, WholeTrainingSetAsCandidates) {
   for (cuis::SamplerKind s : {cuis::SamplerKind::predicted, cuis::SamplerKind::loss}) {
     cuis::TrainConfig c = config(s);
     c.presample = cuis::PRESAMPLE_ALL;
-    auto straight = make(c);
+    auto t = make(c);
     double before = 0, after = 0, err = 0;
-    ASSERT_EQ(straight->evaluate(false, &before, &err), Error::success);
-    for (int i = 0; i < 12; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
-    ASSERT_EQ(straight->evaluate(false, &after, &err), Error::success);
+    ASSERT_EQ(t->evaluate(false, &before, &err), Error::success);
+    for (int i = 0; i < 12; ++i) ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
+    ASSERT_EQ(t->evaluate(false, &after, &err), Error::success);
     EXPECT_LT(after, before) << cuis::sampler_name(s);
     cuis::TrainerStats st;
-    ASSERT_EQ(straight->stats(&st), Error::success);
+    ASSERT_EQ(t->stats(&st), Error::success);
     EXPECT_TRUE(st.importance);
-    const std::string path = ::testing::TempDir() + "cuis_whole_" + cuis::sampler_name(s);
-    auto first = make(c);
-    for (int i = 0; i < 6; ++i) ASSERT_EQ(first->step(), Error::success);
-    ASSERT_EQ(first->save(path), Error::success);
-    auto resumed = make(c);
-    ASSERT_EQ(resumed->load(path), Error::success);
-    for (int i = 0; i < 6; ++i) ASSERT_EQ(resumed->step(), Error::success);
-    ASSERT_EQ(straight->save(path + ".a"), Error::success);
-    ASSERT_EQ(resumed->save(path + ".b"), Error::success);
-    cuis::Checkpoint ca, cb;
-    ASSERT_EQ(cuis::read_checkpoint(path + ".a", &ca), Error::success);
-    ASSERT_EQ(cuis::read_checkpoint(path + ".b", &cb), Error::success);
-    EXPECT_EQ(ca.params, cb.params) << cuis::sampler_name(s);
-    for (const std::string& p : {path, path + ".a", path + ".b"})
-      for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
+    expect_exact_resume(c, std::string("whole_") + cuis::sampler_name(s));
   }
   // Warm-up batches: a trainer whose first batch were rows 0..B-1 would train
   // exactly like one fed those rows; compare against a uniform run instead,
