@@ -3,8 +3,9 @@
 // CUDA graph, against the GEMM floor: the step's matrix FLOPs over the FP32
 // GEMM throughput measured in this binary. Then BM_TrainerStep: a whole
 // cuis::Trainer step (candidates, scoring, sampling, training, predictor) for
-// each sampler at batch 128 and P = 1024, graph-replayed and enqueued, which
-// is what an importance-sampled step costs against a uniform one. Exits 0
+// each sampler at batch 128 and P = 1024, graph-replayed and enqueued (and
+// graph-replayed with TF32 GEMMs), which is what an importance-sampled step
+// costs against a uniform one. Exits 0
 // with a message without a GPU.
 #include <benchmark/benchmark.h>
 #include <cublas_v2.h>
@@ -145,6 +146,7 @@ void BM_TrainerStep(benchmark::State& state) {
   cuis::TrainConfig c;
   c.sampler = static_cast<cuis::SamplerKind>(state.range(0));
   c.cuda_graph = state.range(1) != 0;
+  c.math = state.range(2) ? cuis::Math::tf32 : cuis::Math::fp32;
   c.batch = 128;
   c.presample = 1024;
   c.hidden = {SIZES[1], SIZES[2]};
@@ -243,9 +245,10 @@ int main(int argc, char** argv) {
   for (cuis::SamplerKind k : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
                               cuis::SamplerKind::predicted})
     benchmark::RegisterBenchmark("BM_TrainerStep", BM_TrainerStep)
-        ->Args({static_cast<int64_t>(k), 1})
-        ->Args({static_cast<int64_t>(k), 0})
-        ->ArgNames({"sampler", "graph"})
+        ->Args({static_cast<int64_t>(k), 1, 0})
+        ->Args({static_cast<int64_t>(k), 0, 0})
+        ->Args({static_cast<int64_t>(k), 1, 1})
+        ->ArgNames({"sampler", "graph", "tf32"})
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);

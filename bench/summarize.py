@@ -74,19 +74,24 @@ def main():
             print("\n## Whole trainer step per sampler (batch 128, P = 1024)\n")
             print("PyTorch: the same step written in PyTorch (bench/torch_trainer.py; 'host' = the authors' way, "
                   "scores copied to the host and drawn with numpy).\n")
-            print("| sampler | CUDA graph | us per step | x uniform (same mode) | PyTorch us | vs PyTorch | PyTorch host us |")
+            print("| sampler | mode | us per step | x uniform (same mode) | PyTorch us | vs PyTorch | PyTorch host us |")
             print("|---|---|---|---|---|---|---|")
-            graph_of = lambda b: b["name"].split("graph:")[1].split("/")[0]
-            uniform = {graph_of(b): b["us_per_step"] for b in steps if b.get("label") == "uniform"}
+            mode_of = lambda b: (b["name"].split("graph:")[1].split("/")[0], "tf32:1" in b["name"])
+            uniform = {mode_of(b): b["us_per_step"] for b in steps if b.get("label") == "uniform"}
+            tf = torch_doc.get("tf32", {})
             fmt = lambda v: f"{v:.1f}" if v else "-"
             for b in steps:
-                t, g = b["us_per_step"], graph_of(b)
-                u = uniform.get(g)
-                ref = {"uniform": torch_uniform, "loss": torch_loss}.get(b.get("label"), {})
-                pt = ref.get("graph_us" if g == "1" else "eager_us")
-                host = ref.get("host_numpy_us") if g == "0" else None
-                print(f"| {b.get('label', '?')} | {'yes' if g == '1' else 'no'} | {t:.1f} | "
-                      f"{f'{t / u:.2f}x' if u else '-'} | {fmt(pt)} | {f'{pt / t:.2f}x' if pt else '-'} | {fmt(host)} |")
+                t, (g, tf32) = b["us_per_step"], mode_of(b)
+                u = uniform.get((g, tf32))
+                if tf32:
+                    pt = {"uniform": tf.get("uniform_graph_us"), "loss": tf.get("loss_graph_us")}.get(b.get("label"))
+                else:
+                    ref = {"uniform": torch_uniform, "loss": torch_loss}.get(b.get("label"), {})
+                    pt = ref.get("graph_us" if g == "1" else "eager_us")
+                host = torch_loss.get("host_numpy_us") if g == "0" and not tf32 and b.get("label") == "loss" else None
+                mode = ("graph" if g == "1" else "enqueued") + (", TF32" if tf32 else "")
+                print(f"| {b.get('label', '?')} | {mode} | {t:.1f} | {f'{t / u:.2f}x' if u else '-'} | {fmt(pt)} | "
+                      f"{f'{pt / t:.2f}x' if pt else '-'} | {fmt(host)} |")
 
 if __name__ == "__main__":
     main()

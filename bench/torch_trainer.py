@@ -9,7 +9,8 @@
   candidates, score them with a forward pass, torch.multinomial, the biased
   weights with the authors' per-batch rescaling, the weighted step), eager,
   in a CUDA graph where PyTorch can capture it, and the authors' way: scores
-  copied to the host and the batch drawn with numpy.
+  copied to the host and the batch drawn with numpy;
+- both steps again in CUDA graphs with TF32 matmuls.
 
 Writes JSON (--out). --device cpu runs a few steps of each as a smoke test."""
 import argparse
@@ -135,6 +136,26 @@ def main():
     row["host_numpy_us"] = timed(host_step, args.steps)
     out["importance"].append(row)
     print(json.dumps(row), flush=True)
+
+    # The same two steps in CUDA graphs with TF32 matmuls (cuis's --tf32 on).
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        row = {"tf32": True, "batch": batch, "presample": presample}
+        m, opt = model_and_opt("graph")
+        fn = graphed(lambda: train(m, opt, torch.randint(0, 60000, (batch,), device=dev)))
+        row["uniform_graph_us"] = timed(fn, args.steps) if fn else None
+        m, opt = model_and_opt("graph")
+
+        def tf32_step():
+            cand = torch.randint(0, 60000, (presample,), device=dev)
+            s = scores_of(m, cand)
+            j = torch.multinomial(s, batch, replacement=True)
+            train(m, opt, cand[j], draw_weights(s, j))
+
+        fn = graphed(tf32_step)
+        row["loss_graph_us"] = timed(fn, args.steps) if fn else None
+        out["tf32"] = row
+        print(json.dumps(row), flush=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
     return 0

@@ -215,8 +215,9 @@ Mlp::~Mlp() = default;
 Mlp::Mlp(Mlp&&) noexcept = default;
 Mlp& Mlp::operator=(Mlp&&) noexcept = default;
 
-Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed) {
+Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed, Math math) {
   CUIS_TRY(validate_shape(shape));
+  if (math != Math::fp32 && math != Math::tf32) return set_error(Error::invalid_argument, "math must be fp32 or tf32");
   CUIS_TRY(validate_optimizer(opt));
   if (max_batch < 1 || max_batch > (int64_t{1} << 24))
     return set_error(Error::invalid_argument, "max_batch must be in [1, 2^24]");
@@ -253,7 +254,7 @@ Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_b
   CUIS_TRY(d.eval_status.resize(1));
   CUIS_BLAS_TRY(cublasCreate(&d.blas));
   CUIS_BLAS_TRY(cublasSetWorkspace(d.blas, d.blas_ws.data(), BLAS_WORKSPACE));
-  CUIS_BLAS_TRY(cublasSetMathMode(d.blas, CUBLAS_DEFAULT_MATH));  // FP32, no TF32
+  CUIS_BLAS_TRY(cublasSetMathMode(d.blas, math == Math::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   const std::vector<float> ones(max_batch, 1.0f);
   const kernels::StepState zero_step{0, 0.0, 0.0, 0, 0};
   const DeviceStatus ok{Error::success, 0, -1, 0.0f, 0.0f, 0};

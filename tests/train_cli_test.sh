@@ -35,6 +35,7 @@ expect_error "unknown flag" 2 "unknown flag" --bogus 1
 expect_error "two stop flags" 2 "at most one of" --steps 3 --seconds 2
 expect_error "bad hidden" 2 "--hidden must be" --hidden 12,x
 expect_error "bad graph switch" 2 "--graph must be on or off" --graph maybe
+expect_error "tf32 on the CPU" 2 "CPU engine computes in FP32 only" --data synthetic --device cpu --tf32 on --steps 1
 expect_error "bad normalize" 2 "--normalize must be standard or none" --normalize zscore
 expect_error "k above 1" 2 "k 1.5" --data synthetic --device cpu --k 1.5 --steps 1
 expect_error "bad data spec" 2 "--data must be" --data nope --device cpu

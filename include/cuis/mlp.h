@@ -38,7 +38,8 @@ class Mlp {
   Mlp& operator=(const Mlp&) = delete;
 
   // Allocates and initialises (init_params(shape, seed)). Synchronous.
-  Error init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed);
+  Error init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed,
+             Math math = Math::fp32);
 
   // One step on the batch b (device pointers; b.batch <= max_batch): gather,
   // forward, per-sample loss, backward, optimizer update. A bad batch (index

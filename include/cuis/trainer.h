@@ -47,6 +47,9 @@ struct TrainConfig {
   // CUDA engine: capture the first step in a CUDA graph and replay it (one
   // launch per step); off: every step enqueues its kernels. Same results.
   bool cuda_graph = true;
+  // CUDA engine: the networks' GEMMs in FP32 or TF32 (cuis/mlp_config.h). The
+  // CPU engine computes FP32 whatever this says.
+  Math math = Math::fp32;
 };
 
 // The default variance-reduction threshold (P + 3b) / (3b) of METHOD.md section 5.

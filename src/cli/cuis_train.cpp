@@ -24,11 +24,12 @@ const char* USAGE =
     "                  [--power A] [--presample P|all] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
     "                  [--optimizer sgd|adam] [--lr LR] [--momentum M] [--weight-decay D]\n"
     "                  [--epochs E | --steps S | --seconds T] [--eval-every S | --eval-seconds T] [--seed S]\n"
-    "                  [--device auto|cuda|cpu] [--graph on|off] [--normalize standard|none]\n"
+    "                  [--device auto|cuda|cpu] [--graph on|off] [--tf32 on|off] [--normalize standard|none]\n"
     "                  [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
     "  --normalize: standard (default) scales every input feature to mean 0, deviation 1 with the\n"
     "               training split's statistics; none keeps pixels in [0, 1]\n"
     "  --graph: the CUDA engine replays each step as one CUDA graph (default on)\n"
+    "  --tf32: the CUDA engine's GEMMs on TF32 tensor cores (default off: FP32)\n"
     "  --presample all: score the whole training set every step (cheap with --sampler predicted)\n"
     "  --tau-th T: importance sampling only while the smoothed tau exceeds T (0: always; 'auto': (P+3B)/(3B))\n"
     "  wall_s in the log is training time; evaluations are not counted.\n";
@@ -115,6 +116,7 @@ int parse(int argc, char** argv, Flags* f) {
     else if (a == "--eval-seconds") { if (!to_double(v, &d) || d <= 0) return bad("a positive number"); f->eval_seconds = d; }
     else if (a == "--seed") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.seed = static_cast<uint64_t>(n); }
     else if (a == "--device") { if (v != "auto" && v != "cuda" && v != "cpu") return bad("auto, cuda or cpu"); f->device = v; }
+    else if (a == "--tf32") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.math = v == "on" ? cuis::Math::tf32 : cuis::Math::fp32; }
     else if (a == "--graph") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.cuda_graph = v == "on"; }
     else if (a == "--normalize") {
       if (v != "standard" && v != "none") return bad("standard or none");
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
     if (cuis::standardize(&data) != cuis::Error::success) return fail(1, f.data + ": " + cuis::last_error_message());
   bool cuda = f.device == "cuda" || (f.device == "auto" && gpu_present());
   if (f.device == "cuda" && !gpu_present()) return fail(1, "--device cuda: no CUDA device is available");
+  if (!cuda && f.cfg.math == cuis::Math::tf32) return fail(2, "--tf32 on: the CPU engine computes in FP32 only");
   std::unique_ptr<cuis::Trainer> trainer;
   const cuis::Error made = cuda ? cuis::make_cuda_trainer(f.cfg, &data, &trainer) : cuis::make_cpu_trainer(f.cfg, &data, &trainer);
   if (made != cuis::Error::success) {

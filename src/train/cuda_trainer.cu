@@ -218,7 +218,7 @@ class CudaTrainer final : public Trainer {
     TRY(upload(&m_test_x, m_data->test.x));
     TRY(upload(&m_test_labels, m_data->test.labels));
     const int64_t max_batch = std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 8192));
-    TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init));
+    TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init, m_cfg.math));
     if (detail::whole_set(m_cfg)) {  // the candidates are rows 0..N-1 for good
       std::vector<int64_t> rows(static_cast<size_t>(p));
       for (int64_t i = 0; i < p; ++i) rows[i] = i;
@@ -252,7 +252,7 @@ class CudaTrainer final : public Trainer {
       // The predictor is small: it scores up to 2^16 candidates per chunk
       // (Fashion-MNIST's whole training set in one).
       TRY(m_predictor.init(ps, OptimizerConfig{}, std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 1 << 16)),
-                           m_seeds.predictor_init));
+                           m_seeds.predictor_init, m_cfg.math));
       TRY(m_history.resize(static_cast<size_t>(tr.rows) * m_cfg.history));
       TRY(m_seen.resize(tr.rows));
       TRY(m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * ps.sizes[0]));
