@@ -12,6 +12,7 @@
 #include "bench/baseline_scan_search.cuh"
 #include "cuis/device_buffer.h"
 #include "cuis/sampler.h"
+#include "src/launch.h"
 
 namespace {
 
@@ -127,9 +128,11 @@ void BM_Sample(benchmark::State& state) {
   report(state, n, total, state.iterations());
 }
 
-// A captured graph replayed back to back: the per-step cost inside a training loop.
+// A captured graph replayed back to back: the per-step cost inside a training
+// loop. args: log2 N, B, single-launch path allowed (1/0; it serves N <= 2048).
 void BM_SampleGraph(benchmark::State& state) {
   const int64_t n = int64_t{1} << state.range(0), b = state.range(1);
+  cuis::detail::set_single_tile_path(state.range(2) != 0);  // read when the call is captured
   cuis::SampleOptions o;
   o.weighting = cuis::Weighting::biased;
   o.k = 0.5f;
@@ -140,11 +143,13 @@ void BM_SampleGraph(benchmark::State& state) {
   BENCH_CUDA(cudaMemsetAsync(rng.data(), 0, sizeof(cuis::RngState), g_stream));
   o.d_rng = rng.data();
   const cuis::SampleArgs a{p.scores.data(), n, nullptr, b, p.indices.data(), p.weights.data(), p.status.data()};
+  BENCH_CUIS(cuis::sample(a, o, p.ws.data(), p.ws.bytes(), g_stream));  // loads the modules before capture
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   BENCH_CUDA(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal));
   BENCH_CUIS(cuis::sample(a, o, p.ws.data(), p.ws.bytes(), g_stream));
   BENCH_CUDA(cudaStreamEndCapture(g_stream, &graph));
+  cuis::detail::set_single_tile_path(true);
   BENCH_CUDA(cudaGraphInstantiate(&exec, graph, 0));
   BENCH_CUDA(cudaGraphLaunch(exec, g_stream));
   constexpr int REPLAYS = 100;
@@ -204,7 +209,12 @@ void register_all() {
           ->Args({log2n, b, 0})->ArgNames({"log2N", "B", "repl"})->UseManualTime()->Unit(benchmark::kMicrosecond);
   for (int log2n : {16, 18, 20})
     benchmark::RegisterBenchmark("BM_SampleGraph", BM_SampleGraph)
-        ->Args({log2n, 1024})->ArgNames({"log2N", "B"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+        ->Args({log2n, 1024, 1})->ArgNames({"log2N", "B", "single"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  // The trainer's candidate sets (P = 1024, 2048, batch 128): one launch, and the general path.
+  for (int log2n : {10, 11})
+    for (int single : {1, 0})
+      benchmark::RegisterBenchmark("BM_SampleGraph", BM_SampleGraph)
+          ->Args({log2n, 128, single})->ArgNames({"log2N", "B", "single"})->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
 // Copy bandwidth for the floor, measured once before the benchmarks.

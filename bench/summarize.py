@@ -45,7 +45,9 @@ def main():
         mult = tr.get("multinomial_us")
         cs = tr.get("cumsum32_searchsorted_us")
         speed = f"{mult / t:.1f}x" if mult else "-"
-        print(f"| {name.split('/')[0]}{'' if parts.get('repl', '1') == '1' else ' (without repl.)'} | {log2n} | {draws} | "
+        label = name.split('/')[0] + ("" if parts.get("repl", "1") == "1" else " (without repl.)") + \
+            (" (general path)" if parts.get("single") == "0" else "")
+        print(f"| {label} | {log2n} | {draws} | "
               f"{t:.2f} | {b['x_floor']:.2f} | {f'{mult:.1f}' if mult else '-'} | {f'{cs:.1f}' if cs else '-'} | {speed} |")
 
     tr = load(args.trainer)
