@@ -47,10 +47,11 @@ __device__ __forceinline__ DeviceStatus call_status(unsigned long long bad_enc, 
 
 // The biased rescaling factor sum(unbiased * s) / sum(biased * s), summed in
 // the fixed order of detail::REDUCE_THREADS. Called by every thread of a
-// block of exactly REDUCE_THREADS threads; the result is valid in thread 0.
-__device__ __forceinline__ double rescale_factor(const double* terms, int64_t num_draws) {
-  __shared__ double partial_u[detail::REDUCE_THREADS];
-  __shared__ double partial_b[detail::REDUCE_THREADS];
+// block of exactly REDUCE_THREADS threads, with `scratch` 2 * REDUCE_THREADS
+// doubles of shared memory; the result is valid in thread 0.
+__device__ __forceinline__ double rescale_factor(const double* terms, int64_t num_draws, double* scratch) {
+  double* partial_u = scratch;
+  double* partial_b = scratch + detail::REDUCE_THREADS;
   double su = 0.0, sb = 0.0;
   for (int64_t j = threadIdx.x; j < num_draws; j += detail::REDUCE_THREADS) {
     su = detail::dadd(su, terms[num_draws + j]);
@@ -72,8 +73,9 @@ __device__ __forceinline__ double rescale_factor(const double* terms, int64_t nu
 __global__ void __launch_bounds__(detail::REDUCE_THREADS) finish_kernel(FinishParams p) {
   const WorkHeader& h = *p.header;
   const DeviceStatus st = call_status(h.bad_enc, h.positive_count, p.scores, p.transform, p.replacement, p.num_draws);
+  __shared__ double scratch[2 * detail::REDUCE_THREADS];
   double scale = 0.0;
-  if (p.rescale && st.code == Error::success) scale = rescale_factor(p.terms, p.num_draws);
+  if (p.rescale && st.code == Error::success) scale = rescale_factor(p.terms, p.num_draws, scratch);
   if (threadIdx.x == 0) {
     if (p.rescale && st.code == Error::success) p.header->scale = scale;
     *p.status = st;

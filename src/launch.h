@@ -16,9 +16,9 @@ Error grid_size(int64_t work_blocks, int blocks_per_sm, unsigned* out);
 // tests can show that results do not depend on the launch configuration.
 void set_max_grid_blocks(unsigned blocks);
 
-// Sampling with replacement over at most TILE items and at most this many
-// draws takes the single-launch path (one block; beyond this many draws the
-// general path's grid is faster). Tests turn the path off (default on) to
+// Sampling over at most TILE items takes the single-launch path (one block),
+// with replacement for at most this many draws (beyond them the general
+// path's grid is faster). Tests turn the path off (default on) to
 // compare the two bit for bit.
 constexpr int64_t SINGLE_TILE_MAX_DRAWS = 16384;
 void set_single_tile_path(bool enabled);

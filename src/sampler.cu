@@ -2,6 +2,7 @@
 // the launch sequence of each mode (all stream-ordered, none synchronising).
 //   with replacement:    memset header | tile_sums | CUB scan of tile masses | draw | finish [| scale]
 //                        or, for n <= TILE, the single_tile kernel alone
+//   (without replacement for n <= TILE: the single_tile_without kernel alone)
 //   without replacement: memset header | keys | CUB radix sort | select | finish [| scale]
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
@@ -195,6 +196,15 @@ Error run_with_replacement(const SampleArgs& a, const SampleOptions& o, const La
 
 Error run_without_replacement(const SampleArgs& a, const SampleOptions& o, const Layout& l, cudaStream_t stream) {
   const kernels::TransformArgs tr = transform_args(o);
+  if (a.n <= TILE && single_tile_path()) {
+    const kernels::SingleTileParams sp{a.scores, a.n,      a.candidate_ids, a.num_draws,
+                                       tr,       o.weighting, o.k,
+                                       o.d_rng && o.advance_rng ? o.d_rng : nullptr,
+                                       a.indices, a.weights, l.terms, a.status};
+    kernels::single_tile_without_kernel<<<1, kernels::SINGLE_THREADS, 0, stream>>>(sp, kernels::RngArgs{o.rng, o.d_rng});
+    CUIS_LAUNCH_CHECK(stream);
+    return Error::success;
+  }
   CUIS_CUDA_TRY(cudaMemsetAsync(l.header, 0, sizeof(WorkHeader), stream));
   unsigned grid = 0;
   if (const Error e = grid_size((a.n + kernels::KEY_THREADS - 1) / kernels::KEY_THREADS, 8, &grid);

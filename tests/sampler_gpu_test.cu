@@ -172,9 +172,10 @@ struct GeneralPathOnly {
   ~GeneralPathOnly() { cuis::detail::set_single_tile_path(true); }
 };
 
-// For n <= TILE the single-launch path gives every bit the general path gives:
-// indices, weights, status and the device RNG offset, for every weighting and
-// transform, candidate ids, bad scores and the largest batch it takes.
+// For n <= TILE the single-launch path gives every bit the general path gives,
+// with and without replacement: indices, weights, status and the device RNG
+// offset, for every weighting and transform, candidate ids, bad scores, the
+// largest batch it takes, and B = n without replacement.
 TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
   struct Case {
     std::vector<float> scores;
@@ -183,16 +184,26 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     std::string what;
   };
   std::vector<Case> cases;
-  for (int64_t n : {1, 7, 1000, 1024, 2047, 2048})
-    for (Weighting w : {Weighting::none, Weighting::unbiased, Weighting::biased}) {
-      cuis::SampleOptions o = options(61, true, w, 0.5f);
-      o.power = 0.7f;
-      o.adaptive_smooth = 0.25f;
-      o.mean_loss = 0.3f;
-      cases.push_back({lognormal_scores(n, 3.0), 1000, o, "lognormal n=" + std::to_string(n)});
-    }
+  for (bool repl : {true, false})
+    for (int64_t n : {1, 7, 1000, 1024, 2047, 2048})
+      for (Weighting w : {Weighting::none, Weighting::unbiased, Weighting::biased}) {
+        cuis::SampleOptions o = options(61, repl, w, 0.5f);
+        o.power = 0.7f;
+        o.adaptive_smooth = 0.25f;
+        o.mean_loss = 0.3f;
+        const int64_t draws = repl ? 1000 : std::min<int64_t>(n, 700);
+        cases.push_back({lognormal_scores(n, 3.0), draws, o,
+                         "lognormal n=" + std::to_string(n) + (repl ? " with" : " without")});
+      }
   cases.push_back({many_zeros_scores(2048), cuis::detail::SINGLE_TILE_MAX_DRAWS, options(62, true, Weighting::biased, 0.5f),
                    "many zeros, largest batch"});
+  // Without replacement: every item (tau = +inf), all but one, and more draws than positive scores.
+  cases.push_back({zipf_scores(2048), 2048, options(67, false, Weighting::biased, 0.5f), "without, B = n"});
+  cases.push_back({zipf_scores(2048), 2047, options(68, false, Weighting::unbiased), "without, B = n - 1"});
+  cases.push_back({many_zeros_scores(2048), 2000, options(69, false), "without, too few positive"});
+  std::vector<float> bad_without = zipf_scores(900);
+  bad_without[700] = INFINITY;
+  cases.push_back({bad_without, 100, options(70, false), "without, Inf at 700"});
   std::vector<float> bad = zipf_scores(1500);
   bad[5] = NAN;
   bad[900] = -1.0f;
@@ -227,6 +238,7 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
   // advance the device RNG offset by the draws.
   const std::vector<float> s = zipf_scores(1024);
   DeviceBuffer<float> d_s = upload(s);
+  for (bool repl : {true, false})
   for (bool single : {false, true}) {
     std::unique_ptr<GeneralPathOnly> off(single ? nullptr : new GeneralPathOnly);
     DeviceBuffer<cuis::RngState> d_rng = upload(std::vector<cuis::RngState>{{66, 10}});
@@ -234,7 +246,7 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     DeviceBuffer<cuis::DeviceStatus> d_st;
     CUIS_OK(d_idx.resize(300));
     CUIS_OK(d_st.resize(1));
-    cuis::SampleOptions o = options(66);
+    cuis::SampleOptions o = options(66, repl);
     o.d_rng = d_rng.data();
     size_t bytes = 0;
     CUIS_OK(cuis::sample_workspace_size(1024, 300, o, &bytes));
@@ -245,10 +257,11 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
     std::vector<unsigned char> after_ws(bytes);
     CUDA_OK(cudaMemcpy(after_ws.data(), ws.data(), bytes, cudaMemcpyDeviceToHost));
-    EXPECT_EQ(std::all_of(after_ws.begin(), after_ws.end(), [](unsigned char x) { return x == 0xab; }), single);
+    EXPECT_EQ(std::all_of(after_ws.begin(), after_ws.end(), [](unsigned char x) { return x == 0xab; }), single)
+        << repl;
     cuis::RngState after{};
     CUDA_OK(cudaMemcpy(&after, d_rng.data(), sizeof after, cudaMemcpyDeviceToHost));
-    EXPECT_EQ(after.offset, 310u) << single;
+    EXPECT_EQ(after.offset, 10u + cuis::counters_consumed(1024, 300, o)) << single << repl;
   }
 }
 
@@ -339,9 +352,9 @@ TEST_F(SamplerGpu, ArgumentErrorsLaunchNothing) {
 // the replays equal the reference at offsets 0 and B; the mean loss is read
 // from device memory at replay time.
 TEST_F(SamplerGpu, CapturedGraphReplaysWithAdvancingOffset) {
-  const int64_t b = 4096;
-  for (int64_t n : {100000, 1000})  // the general path, and the single-launch path with replacement
+  for (int64_t n : {100000, 1000})  // the general path, and the single-launch path
   for (bool repl : {true, false}) {
+    const int64_t b = repl || n > 4096 ? 4096 : n / 2;
     const std::vector<float> s = lognormal_scores(n, 1.0);
     cuis::SampleOptions o = options(77, repl, Weighting::biased, 0.5f);
     o.adaptive_smooth = 0.1f;
