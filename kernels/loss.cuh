@@ -1,5 +1,5 @@
 // Per-sample loss kernels. cross_entropy_kernel: one warp per row, three
-// passes over the row (max, sum of exponentials, softmax and its outputs), all
+// passes over the row (arg-max, sum of exponentials, softmax and its outputs), all
 // reduced in a fixed order. squared_error_kernel: one thread per row. A bad row
 // records itself with atomicMin on *bad_row (initialised to ~0 by the caller);
 // loss_status_kernel turns the lowest bad row into a DeviceStatus.
@@ -68,20 +68,26 @@ __global__ void __launch_bounds__(LOSS_THREADS) cross_entropy_kernel(CrossEntrop
         for (int c = lane; c < p.classes; c += 32) p.dlogits[row * p.classes + c] = 0.0f;
       continue;
     }
-    float s = 0.0f;
-    for (int c = lane; c < p.classes; c += 32) s += expf(z[c] - m);
-    s = warp_sum(s);
-    const float inv_s = 1.0f / s;
+    // s = 1 + rest, rest the sum over every class but the arg-max: a
+    // well-classified row's loss log1p(rest) and its label's 1 - softmax keep
+    // their relative precision down to the smallest rest (a loss rounded to
+    // 0 would never be drawn by the loss sampler).
+    float rest = 0.0f;
+    for (int c = lane; c < p.classes; c += 32) rest += c == arg ? 0.0f : expf(z[c] - m);
+    rest = warp_sum(rest);
+    const float inv_s = 1.0f / (1.0f + rest);
     const float w = (p.weights ? p.weights[row] : 1.0f) * p.grad_scale;
     float sq = 0.0f;  // sum over classes of (softmax - onehot)^2
     for (int c = lane; c < p.classes; c += 32) {
-      const float d = expf(z[c] - m) * inv_s - (c == y ? 1.0f : 0.0f);
+      const float e = c == arg ? 1.0f : expf(z[c] - m);
+      // softmax_y - 1 = -(s - e_y) / s, with s - e_y = rest at the arg-max.
+      const float d = c == y ? (0.0f - (c == arg ? rest : (1.0f + rest) - e)) * inv_s : e * inv_s;  // +0, not -0
       sq += d * d;
       if (p.dlogits) p.dlogits[row * p.classes + c] = w * d;
     }
     sq = warp_sum(sq);
     if (lane == 0) {
-      if (p.loss) p.loss[row] = m + logf(s) - z[y];
+      if (p.loss) p.loss[row] = (m - z[y]) + log1pf(rest);
       if (p.grad_norm) p.grad_norm[row] = sqrtf(sq);
       if (p.correct) p.correct[row] = arg == y ? 1 : 0;
     }

@@ -72,7 +72,8 @@ __global__ void __launch_bounds__(MLP_THREADS) gather_kernel(GatherParams p) {
   }
 }
 
-__device__ __forceinline__ float activate(Activation a, float x) { return a == Activation::relu ? fmaxf(x, 0.0f) : tanhf(x); }
+// ReLU as x < 0 ? 0 : x, so that a bad row's NaN reaches its loss (fmaxf would drop it).
+__device__ __forceinline__ float activate(Activation a, float x) { return a == Activation::relu ? (x < 0.0f ? 0.0f : x) : tanhf(x); }
 
 __global__ void __launch_bounds__(MLP_THREADS) bias_act_kernel(float* y, const float* bias, int64_t rows, int32_t cols,
                                                                Activation act, bool linear) {

@@ -41,7 +41,8 @@ Error cross_entropy_row(const float* z, int32_t classes, int32_t label, float sc
 
 namespace {
 
-double activate(Activation a, double x) { return a == Activation::relu ? std::max(0.0, x) : std::tanh(x); }
+// ReLU keeps a NaN (a bad row's marker) as NaN, like the GPU kernel.
+double activate(Activation a, double x) { return a == Activation::relu ? (x < 0.0 ? 0.0 : x) : std::tanh(x); }
 // Derivative from the activation's output y.
 double activate_grad(Activation a, double y) { return a == Activation::relu ? (y > 0.0 ? 1.0 : 0.0) : 1.0 - y * y; }
 
@@ -55,6 +56,7 @@ Error row_loss(const MlpShape& s, const float* out, int64_t row, const int32_t* 
   const float d = out[0] - targets[row];
   if (!std::isfinite(d)) {
     *loss = NAN;
+    if (grad_norm) *grad_norm = NAN;
     if (dz) dz[0] = 0.0f;
     return Error::non_finite_value;
   }
