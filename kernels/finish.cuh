@@ -24,7 +24,9 @@ struct FinishParams {
   DeviceStatus* status;
 };
 
-// The call's status from what the passes found; shared with the single-tile kernel.
+// The call's status from what the passes found; shared with the single-tile
+// kernels. It reads *d_mean_loss, so a block computes it once (block_status)
+// and every thread takes the same branch at the barriers that follow.
 __device__ __forceinline__ DeviceStatus call_status(unsigned long long bad_enc, unsigned long long positive_count,
                                                     const float* scores, const TransformArgs& transform,
                                                     bool replacement, int64_t num_draws) {
@@ -70,9 +72,19 @@ __device__ __forceinline__ double rescale_factor(const double* terms, int64_t nu
   return detail::ddiv(partial_u[0], partial_b[0]);
 }
 
+// call_status by thread 0, shared with the whole block (one barrier).
+__device__ __forceinline__ DeviceStatus block_status(unsigned long long bad_enc, unsigned long long positive_count,
+                                                     const float* scores, const TransformArgs& transform,
+                                                     bool replacement, int64_t num_draws) {
+  __shared__ DeviceStatus s_status;
+  if (threadIdx.x == 0) s_status = call_status(bad_enc, positive_count, scores, transform, replacement, num_draws);
+  __syncthreads();
+  return s_status;
+}
+
 __global__ void __launch_bounds__(detail::REDUCE_THREADS) finish_kernel(FinishParams p) {
   const WorkHeader& h = *p.header;
-  const DeviceStatus st = call_status(h.bad_enc, h.positive_count, p.scores, p.transform, p.replacement, p.num_draws);
+  const DeviceStatus st = block_status(h.bad_enc, h.positive_count, p.scores, p.transform, p.replacement, p.num_draws);
   __shared__ double scratch[2 * detail::REDUCE_THREADS];
   double scale = 0.0;
   if (p.rescale && st.code == Error::success) scale = rescale_factor(p.terms, p.num_draws, scratch);

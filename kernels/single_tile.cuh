@@ -120,7 +120,7 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_kernel(SingleTileP
   __syncthreads();
   const uint64_t total = s_incl[detail::TILE - 1];  // S_0 = M_0 = Q
 
-  const DeviceStatus status = call_status(s_bad, s_positive, p.scores, p.transform, true, p.num_draws);
+  const DeviceStatus status = block_status(s_bad, s_positive, p.scores, p.transform, true, p.num_draws);
   const bool rejected = status.code != Error::success;
   for (int64_t j = threadIdx.x; j < p.num_draws; j += SINGLE_THREADS) {
     if (rejected) {
@@ -199,7 +199,7 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_without_kernel(Sin
       s_tau = detail::key_from_bits(keys[k]);
   __syncthreads();
 
-  const DeviceStatus status = call_status(s_bad, s_positive, p.scores, p.transform, false, p.num_draws);
+  const DeviceStatus status = block_status(s_bad, s_positive, p.scores, p.transform, false, p.num_draws);
   const bool rejected = status.code != Error::success;
 #pragma unroll
   for (int k = 0; k < SINGLE_ITEMS; ++k) {

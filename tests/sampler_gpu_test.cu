@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "cuis/detail/distribution.h"
@@ -51,6 +52,10 @@ class SamplerGpu : public Gpu {
     if (out.error != Error::success) return out;
     DeviceBuffer<char> ws;
     EXPECT_EQ(ws.resize(bytes), Error::success);
+    // Outputs start as garbage, so that an output the call fails to write shows.
+    EXPECT_EQ(cudaMemset(d_idx.data(), 0xab, d_idx.bytes()), cudaSuccess);
+    EXPECT_EQ(cudaMemset(d_w.data(), 0xab, d_w.bytes()), cudaSuccess);
+    EXPECT_EQ(cudaMemset(d_status.data(), 0xab, d_status.bytes()), cudaSuccess);
     cuis::SampleArgs a{d_scores.data() + shift, n, ids ? d_ids.data() : nullptr, draws, d_idx.data(), d_w.data(),
                        d_status.data()};
     out.error = cuis::sample(a, o, ws.data(), bytes, stream);
@@ -78,7 +83,8 @@ class SamplerGpu : public Gpu {
 };
 
 TEST_F(SamplerGpu, SameAsReferenceAcrossSizesAndOptions) {
-  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{99}, int64_t{4096}, int64_t{4097}, (int64_t{1} << 20) + 3}) {
+  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{99}, int64_t{1000}, int64_t{2048}, int64_t{4096}, int64_t{4097},
+                    (int64_t{1} << 20) + 3}) {
     for (const ScoreSet& set : gof_sets(n)) {
       if (std::all_of(set.scores.begin(), set.scores.end(), [](float x) { return x == 0.0f; })) continue;
       const std::string what = set.name + " n=" + std::to_string(n);
@@ -201,6 +207,16 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
   cases.push_back({zipf_scores(2048), 2048, options(67, false, Weighting::biased, 0.5f), "without, B = n"});
   cases.push_back({zipf_scores(2048), 2047, options(68, false, Weighting::unbiased), "without, B = n - 1"});
   cases.push_back({many_zeros_scores(2048), 2000, options(69, false), "without, too few positive"});
+  std::vector<float> half_zero = zipf_scores(1000);
+  std::fill(half_zero.begin() + 500, half_zero.end(), 0.0f);
+  cases.push_back({half_zero, 500, options(71, false, Weighting::biased, 0.5f), "without, B = positive < n (tau = inf)"});
+  cases.push_back({std::vector<float>(300, 0.0f), 10, options(72, false), "without, all zero"});
+  cuis::SampleOptions bad_mean_biased = options(73, false, Weighting::biased, 0.5f);
+  bad_mean_biased.adaptive_smooth = 1.0f;
+  bad_mean_biased.mean_loss = -1.0f;
+  cases.push_back({zipf_scores(500), 50, bad_mean_biased, "without, negative mean loss, biased weights"});
+  bad_mean_biased.replacement = true;
+  cases.push_back({zipf_scores(500), 50, bad_mean_biased, "with, negative mean loss, biased weights"});
   std::vector<float> bad_without = zipf_scores(900);
   bad_without[700] = INFINITY;
   cases.push_back({bad_without, 100, options(70, false), "without, Inf at 700"});
@@ -227,8 +243,7 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
       const std::string what = c.what + (with ? " ids" : "");
       ASSERT_EQ(single.error, Error::success) << what;
       EXPECT_EQ(single.status.code, general.status.code) << what;
-      EXPECT_EQ(single.status.index, general.status.index) << what;
-      EXPECT_EQ(single.status.positive_count, general.status.positive_count) << what;
+      EXPECT_EQ(std::memcmp(&single.status, &general.status, sizeof single.status), 0) << what;  // every field
       EXPECT_EQ(single.indices, general.indices) << what;
       EXPECT_EQ(single.weights, general.weights) << what;
     }
