@@ -2,8 +2,8 @@
 // device and no host round trip per step (the host only enqueues; stats() is
 // the one place that waits). Nothing a step enqueues depends on host state:
 // the step count, the RNG offsets, warm-up and the tau switch live in
-// LoopDevice, so the first step is captured in a CUDA graph (unless
-// TrainConfig::cuda_graph is off) and every step replays it.
+// LoopDevice, so one step is captured in a CUDA graph (unless
+// TrainConfig::cuda_graph is off) and replayed for every later step.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -13,7 +13,6 @@
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/sampler.h"
-#include "launch.h"
 #include "trainer_common.h"
 #include "trainer_state.h"
 
