@@ -62,6 +62,18 @@ __device__ __forceinline__ void single_block_finish(const SingleTileParams& p, c
   }
 }
 
+// The call's status from the block's validation (every thread's Validation),
+// shared with every thread. CUB's reductions are valid in thread 0, which
+// computes the status; `tmp` is free again on return.
+template <class ReduceU>
+__device__ __forceinline__ DeviceStatus validated_status(const Validation& val, typename ReduceU::TempStorage& tmp,
+                                                         const SingleTileParams& p, bool replacement) {
+  const unsigned long long bad = ReduceU(tmp).Reduce(val.bad_enc, ::cuda::maximum<>{});
+  __syncthreads();
+  const unsigned long long positive = ReduceU(tmp).Sum(val.positive);
+  return block_status(bad, positive, p.scores, p.transform, replacement, p.num_draws);
+}
+
 template <class Draws>
 __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_kernel(SingleTileParams p, Draws draws) {
   using ReduceD = cub::BlockReduce<double, SINGLE_THREADS>;
@@ -74,7 +86,6 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_kernel(SingleTileP
   } tmp;
   __shared__ unsigned long long s_incl[detail::TILE];  // inclusive prefix of q
   __shared__ double s_tmax;
-  __shared__ unsigned long long s_bad, s_positive;
 
   // Everything read from device state is read before the first barrier, so
   // that thread 0 may advance the RNG offset at the end.
@@ -100,14 +111,8 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_kernel(SingleTileP
   tmax = ReduceD(tmp.d).Reduce(tmax, ::cuda::maximum<>{});
   if (threadIdx.x == 0) s_tmax = tmax;
   __syncthreads();
-  const unsigned long long bad = ReduceU(tmp.u).Reduce(val.bad_enc, ::cuda::maximum<>{});
-  __syncthreads();
-  const unsigned long long positive = ReduceU(tmp.u).Sum(val.positive);
-  if (threadIdx.x == 0) {
-    s_bad = bad;
-    s_positive = positive;
-  }
-  __syncthreads();
+  const DeviceStatus status = validated_status<ReduceU>(val, tmp.u, p, true);
+  const bool rejected = status.code != Error::success;
 
   // Quantise against the tile's exponent; the prefix over all TILE slots
   // (items past n are 0 and never chosen).
@@ -119,9 +124,6 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_kernel(SingleTileP
   s_incl[first + 1] = before + q0 + q1;
   __syncthreads();
   const uint64_t total = s_incl[detail::TILE - 1];  // S_0 = M_0 = Q
-
-  const DeviceStatus status = block_status(s_bad, s_positive, p.scores, p.transform, true, p.num_draws);
-  const bool rejected = status.code != Error::success;
   for (int64_t j = threadIdx.x; j < p.num_draws; j += SINGLE_THREADS) {
     if (rejected) {
       p.indices[j] = -1;
@@ -161,7 +163,6 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_without_kernel(Sin
     typename Sort::TempStorage sort;
     typename ReduceU::TempStorage u;
   } tmp;
-  __shared__ unsigned long long s_bad, s_positive;
   __shared__ double s_tau;
 
   const detail::TransformParams tp = load_transform(p.transform);
@@ -182,15 +183,9 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_without_kernel(Sin
       keys[k] = detail::exponential_key_bits(detail::random128(st.seed, st.offset + i, detail::STREAM_KEY), t);
     }
   }
-  const unsigned long long bad = ReduceU(tmp.u).Reduce(val.bad_enc, ::cuda::maximum<>{});
-  __syncthreads();
-  const unsigned long long positive = ReduceU(tmp.u).Sum(val.positive);
-  if (threadIdx.x == 0) {
-    s_bad = bad;
-    s_positive = positive;
-    s_tau = HUGE_VAL;  // B = n: every positive item is taken
-  }
-  __syncthreads();
+  if (threadIdx.x == 0) s_tau = HUGE_VAL;  // B = n: every positive item is taken
+  const DeviceStatus status = validated_status<ReduceU>(val, tmp.u, p, false);
+  const bool rejected = status.code != Error::success;
 
   Sort(tmp.sort).Sort(keys, items);  // blocked: this thread holds ranks 2t and 2t+1
 #pragma unroll
@@ -199,8 +194,6 @@ __global__ void __launch_bounds__(SINGLE_THREADS) single_tile_without_kernel(Sin
       s_tau = detail::key_from_bits(keys[k]);
   __syncthreads();
 
-  const DeviceStatus status = block_status(s_bad, s_positive, p.scores, p.transform, false, p.num_draws);
-  const bool rejected = status.code != Error::success;
 #pragma unroll
   for (int k = 0; k < SINGLE_ITEMS; ++k) {
     const int64_t j = static_cast<int64_t>(threadIdx.x) * SINGLE_ITEMS + k;
