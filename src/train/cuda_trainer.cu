@@ -421,21 +421,28 @@ class CudaTrainer final : public Trainer {
   }
 
   // Captures enqueue_step() into m_graph. A failure leaves no capture open.
+  // The error names the way around it (TrainConfig::cuda_graph = false).
   Error capture_step() {
-    CUIS_CUDA_TRY(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal));
-    const Error e = enqueue_step();
+    Error e = Error::success;
     cudaGraph_t graph = nullptr;
-    const cudaError_t ended = cudaStreamEndCapture(m_stream, &graph);  // ends it even when a stage failed
-    if (e != Error::success) {
+    const cudaError_t began = cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal);
+    if (began == cudaSuccess) {
+      e = enqueue_step();
+      const cudaError_t ended = cudaStreamEndCapture(m_stream, &graph);  // ends it even when a stage failed
+      if (e == Error::success && ended != cudaSuccess)
+        e = detail::cuda_failure(ended, "cudaStreamEndCapture", __FILE__, __LINE__);
+      if (e == Error::success) {
+        const cudaError_t made = cudaGraphInstantiate(&m_graph.exec, graph, 0);
+        if (made != cudaSuccess) e = detail::cuda_failure(made, "cudaGraphInstantiate", __FILE__, __LINE__);
+      }
       if (graph) cudaGraphDestroy(graph);
-      (void)cudaGetLastError();
-      return e;
+    } else {
+      e = detail::cuda_failure(began, "cudaStreamBeginCapture", __FILE__, __LINE__);
     }
-    CUIS_CUDA_TRY(ended);
-    const cudaError_t made = cudaGraphInstantiate(&m_graph.exec, graph, 0);
-    cudaGraphDestroy(graph);
-    CUIS_CUDA_TRY(made);
-    return set_error(Error::success, "");
+    if (e == Error::success) return set_error(Error::success, "");
+    (void)cudaGetLastError();
+    return set_error(e, "capturing the training step in a CUDA graph: " + last_error_message() +
+                            " (TrainConfig::cuda_graph = false / cuis-train --graph off runs without one)");
   }
 
   Error score_candidates(int64_t p) {
