@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "bench/baseline_scan_search.cuh"
@@ -48,13 +49,28 @@ __global__ void fill_scores(float* s, int64_t n, uint32_t salt) {
   }
 }
 
-float time_once(cudaStream_t s) {
+// Seconds since g_start was recorded on s. False (and the benchmark skipped
+// with the CUDA error) when anything failed: a zero time would make Google
+// Benchmark run the loop for ever.
+bool stop_timer(benchmark::State& state, cudaStream_t s, double* seconds) {
   float ms = 0.0f;
-  cudaEventRecord(g_stop, s);
-  cudaEventSynchronize(g_stop);
-  cudaEventElapsedTime(&ms, g_start, g_stop);
-  return ms;
+  cudaError_t e = cudaEventRecord(g_stop, s);
+  if (e == cudaSuccess) e = cudaEventSynchronize(g_stop);
+  if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, g_start, g_stop);
+  if (e == cudaSuccess) e = cudaGetLastError();
+  if (e != cudaSuccess || !(ms > 0.0f)) {
+    state.SkipWithError((std::string("timing failed: ") + cudaGetErrorString(e)).c_str());
+    return false;
+  }
+  *seconds = ms / 1e3;
+  return true;
 }
+
+// Turns the single-launch path off for its lifetime (restored on any exit).
+struct SingleTilePath {
+  explicit SingleTilePath(bool on) { cuis::detail::set_single_tile_path(on); }
+  ~SingleTilePath() { cuis::detail::set_single_tile_path(true); }
+};
 
 void flush_l2() { cudaMemsetAsync(g_flush.data(), 0, g_flush.bytes(), g_stream); }
 
@@ -77,7 +93,8 @@ void BM_CopyBandwidth(benchmark::State& state) {
   for (auto _ : state) {
     cudaEventRecord(g_start, g_stream);
     cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, g_stream);
-    const double s = time_once(g_stream) / 1e3;
+    double s = 0.0;
+    if (!stop_timer(state, g_stream, &s)) break;
     state.SetIterationTime(s);
     total += s;
   }
@@ -118,7 +135,8 @@ void BM_Sample(benchmark::State& state) {
     o.rng.offset += static_cast<uint64_t>(b);
     cudaEventRecord(g_start, g_stream);
     BENCH_CUIS(cuis::sample(a, o, p.ws.data(), p.ws.bytes(), g_stream));
-    const double s = time_once(g_stream) / 1e3;
+    double s = 0.0;
+    if (!stop_timer(state, g_stream, &s)) break;
     state.SetIterationTime(s);
     total += s;
   }
@@ -132,7 +150,7 @@ void BM_Sample(benchmark::State& state) {
 // loop. args: log2 N, B, single-launch path allowed (1/0; it serves N <= 2048).
 void BM_SampleGraph(benchmark::State& state) {
   const int64_t n = int64_t{1} << state.range(0), b = state.range(1);
-  cuis::detail::set_single_tile_path(state.range(2) != 0);  // read when the call is captured
+  const SingleTilePath path(state.range(2) != 0);  // read when the call is captured
   cuis::SampleOptions o;
   o.weighting = cuis::Weighting::biased;
   o.k = 0.5f;
@@ -147,9 +165,9 @@ void BM_SampleGraph(benchmark::State& state) {
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   BENCH_CUDA(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal));
-  BENCH_CUIS(cuis::sample(a, o, p.ws.data(), p.ws.bytes(), g_stream));
-  BENCH_CUDA(cudaStreamEndCapture(g_stream, &graph));
-  cuis::detail::set_single_tile_path(true);
+  const cuis::Error captured = cuis::sample(a, o, p.ws.data(), p.ws.bytes(), g_stream);
+  BENCH_CUDA(cudaStreamEndCapture(g_stream, &graph));  // ends the capture even when sample() failed
+  BENCH_CUIS(captured);
   BENCH_CUDA(cudaGraphInstantiate(&exec, graph, 0));
   BENCH_CUDA(cudaGraphLaunch(exec, g_stream));
   constexpr int REPLAYS = 100;
@@ -157,7 +175,8 @@ void BM_SampleGraph(benchmark::State& state) {
   for (auto _ : state) {
     cudaEventRecord(g_start, g_stream);
     for (int r = 0; r < REPLAYS; ++r) cudaGraphLaunch(exec, g_stream);
-    const double s = time_once(g_stream) / 1e3;
+    double s = 0.0;
+    if (!stop_timer(state, g_stream, &s)) break;
     state.SetIterationTime(s / REPLAYS);
     total += s;
   }
@@ -186,7 +205,8 @@ void BM_BaselineScanSearch(benchmark::State& state) {
     flush_l2();
     cudaEventRecord(g_start, g_stream);
     cuis_bench::baseline_sample(scores.data(), n, b, ++seed, cdf, tmp, temp, out.data(), g_stream);
-    const double s = time_once(g_stream) / 1e3;
+    double s = 0.0;
+    if (!stop_timer(state, g_stream, &s)) break;
     state.SetIterationTime(s);
     total += s;
   }
@@ -209,12 +229,14 @@ void register_all() {
           ->Args({log2n, b, 0})->ArgNames({"log2N", "B", "repl"})->UseManualTime()->Unit(benchmark::kMicrosecond);
   for (int log2n : {16, 18, 20})
     benchmark::RegisterBenchmark("BM_SampleGraph", BM_SampleGraph)
-        ->Args({log2n, 1024, 1})->ArgNames({"log2N", "B", "single"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+        ->Args({log2n, 1024, 1})->ArgNames({"log2N", "B", "single"})->Iterations(20)->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
   // The trainer's candidate sets (P = 1024, 2048, batch 128): one launch, and the general path.
   for (int log2n : {10, 11})
     for (int single : {1, 0})
       benchmark::RegisterBenchmark("BM_SampleGraph", BM_SampleGraph)
-          ->Args({log2n, 128, single})->ArgNames({"log2N", "B", "single"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+          ->Args({log2n, 128, single})->ArgNames({"log2N", "B", "single"})->Iterations(20)->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
 }
 
 // Copy bandwidth for the floor, measured once before the benchmarks.
@@ -224,13 +246,16 @@ bool measure_copy_bandwidth() {
   if (a.resize(bytes) != cuis::Error::success || b.resize(bytes) != cuis::Error::success) return false;
   float best = 1e30f;
   for (int i = 0; i < 20; ++i) {
-    cudaEventRecord(g_start, g_stream);
-    cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, g_stream);
-    const float ms = time_once(g_stream);
+    float ms = 0.0f;
+    if (cudaEventRecord(g_start, g_stream) != cudaSuccess ||
+        cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, g_stream) != cudaSuccess ||
+        cudaEventRecord(g_stop, g_stream) != cudaSuccess || cudaEventSynchronize(g_stop) != cudaSuccess ||
+        cudaEventElapsedTime(&ms, g_start, g_stop) != cudaSuccess)
+      return false;
     if (i > 2 && ms < best) best = ms;
   }
   g_copy_bytes_per_s = 2.0 * bytes / (best / 1e3);
-  return cudaGetLastError() == cudaSuccess;
+  return best > 0.0f && best < 1e30f;
 }
 
 }  // namespace
@@ -239,7 +264,7 @@ int main(int argc, char** argv) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("cuis_bench: no CUDA device; nothing to measure (run scripts/gpu-check on a GPU machine)\n");
-    return 0;
+    return std::getenv("CUIS_REQUIRE_GPU") ? 1 : 0;  // gpu-check sets it: no device there is a failure
   }
   cudaStreamCreate(&g_stream);
   cudaEventCreate(&g_start);

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -98,10 +99,15 @@ void time_steps(benchmark::State& state, int64_t batch, Enqueue enqueue) {
         state.SkipWithError(cuis::last_error_message().c_str());
         return;
       }
-    cudaEventRecord(g_stop, g_stream);
-    cudaEventSynchronize(g_stop);
     float ms = 0;
-    cudaEventElapsedTime(&ms, g_start, g_stop);
+    cudaError_t e = cudaEventRecord(g_stop, g_stream);
+    if (e == cudaSuccess) e = cudaEventSynchronize(g_stop);
+    if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, g_start, g_stop);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess || !(ms > 0.0f)) {  // a zero time would make the loop run for ever
+      state.SkipWithError((std::string("timing failed: ") + cudaGetErrorString(e)).c_str());
+      return;
+    }
     state.SetIterationTime(ms / 1e3 / STEPS);
     total += ms / 1e3;
   }
@@ -122,17 +128,23 @@ void BM_TrainStepGraph(benchmark::State& state) {
   Setup s;
   if (!make(batch, &s, state)) return;
   std::vector<cudaGraphExec_t> execs;
+  if (s.mlp.train_step(batch_at(s, batch, 0), g_stream) != cuis::Error::success) {  // loads cuBLAS's kernels first
+    state.SkipWithError(cuis::last_error_message().c_str());
+    return;
+  }
   for (int k = 0; k < 4; ++k) {
-    cudaGraph_t graph;
+    cudaGraph_t graph = nullptr;
     cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal);
     const cuis::Error e = s.mlp.train_step(batch_at(s, batch, k), g_stream);
-    cudaStreamEndCapture(g_stream, &graph);
-    cudaGraphExec_t exec;
-    if (e != cuis::Error::success || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+    const cudaError_t ended = cudaStreamEndCapture(g_stream, &graph);  // ends it even when the step failed
+    cudaGraphExec_t exec = nullptr;
+    const bool ok = e == cuis::Error::success && ended == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (graph) cudaGraphDestroy(graph);
+    if (!ok) {
+      for (auto x : execs) cudaGraphExecDestroy(x);
       state.SkipWithError("capture failed");
       return;
     }
-    cudaGraphDestroy(graph);
     execs.push_back(exec);
   }
   for (auto exec : execs) cudaGraphLaunch(exec, g_stream);
@@ -213,7 +225,7 @@ int main(int argc, char** argv) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("cuis_bench_trainer: no CUDA device; nothing to measure\n");
-    return 0;
+    return std::getenv("CUIS_REQUIRE_GPU") ? 1 : 0;  // gpu-check sets it: no device there is a failure
   }
   cudaStreamCreate(&g_stream);
   cudaEventCreate(&g_start);
@@ -239,8 +251,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("device", prop.name);
   benchmark::AddCustomContext("fp32_gemm_TFLOPs", std::to_string(g_gemm_flops / 1e12));
   for (int64_t b : {128, 1024}) {
-    benchmark::RegisterBenchmark("BM_TrainStep", BM_TrainStep)->Arg(b)->ArgName("batch")->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("BM_TrainStepGraph", BM_TrainStepGraph)->Arg(b)->ArgName("batch")->UseManualTime()->Unit(benchmark::kMicrosecond);
+    // Fixed iteration counts: the reported time is per step, so --benchmark_min_time would mean STEPS times the wall time.
+    benchmark::RegisterBenchmark("BM_TrainStep", BM_TrainStep)->Arg(b)->ArgName("batch")->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("BM_TrainStepGraph", BM_TrainStepGraph)->Arg(b)->ArgName("batch")->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
   for (cuis::SamplerKind k : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
                               cuis::SamplerKind::predicted})
@@ -249,6 +262,7 @@ int main(int argc, char** argv) {
         ->Args({static_cast<int64_t>(k), 0, 0})
         ->Args({static_cast<int64_t>(k), 1, 1})
         ->ArgNames({"sampler", "graph", "tf32"})
+        ->Iterations(20)
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);

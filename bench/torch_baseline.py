@@ -6,6 +6,7 @@ bandwidth measured the same way as cuis_bench does. L2 is flushed before each
 timed call. Writes JSON (--out) and prints a short table."""
 import argparse
 import json
+import os
 import sys
 
 
@@ -18,10 +19,10 @@ def main():
         import torch
     except ImportError:
         print("torch_baseline: PyTorch is not installed; skipped")
-        return 0
+        return 1 if os.environ.get("CUIS_REQUIRE_GPU") else 0  # gpu-check: skipping is a failure
     if not torch.cuda.is_available():
         print("torch_baseline: no CUDA device; skipped")
-        return 0
+        return 1 if os.environ.get("CUIS_REQUIRE_GPU") else 0  # gpu-check: skipping is a failure
     dev = torch.device("cuda")
     flush = torch.empty(256 << 20, dtype=torch.uint8, device=dev)
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

@@ -15,6 +15,7 @@
 Writes JSON (--out). --device cpu runs a few steps of each as a smoke test."""
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -31,11 +32,11 @@ def main():
         import torch.nn.functional as F
     except ImportError:
         print("torch_trainer: PyTorch is not installed; skipped")
-        return 0
+        return 1 if os.environ.get("CUIS_REQUIRE_GPU") else 0  # gpu-check: skipping is a failure
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
         print("torch_trainer: no CUDA device; skipped")
-        return 0
+        return 1 if os.environ.get("CUIS_REQUIRE_GPU") else 0  # gpu-check: skipping is a failure
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = False  # FP32 like cuis's default
     dev = torch.device(args.device)

@@ -1,10 +1,13 @@
 // A GoogleTest fixture for GPU tests: skips, saying why, where no CUDA device
-// is present; a stream; uploads and downloads.
+// is present (fails instead when CUIS_REQUIRE_GPU is set, as scripts/gpu-check
+// does, so that a broken driver cannot pass as skipped); a stream; uploads and
+// downloads.
 #pragma once
 
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <vector>
 
 #include "cuis/device_buffer.h"
@@ -18,8 +21,11 @@ class Gpu : public ::testing::Test {
  protected:
   void SetUp() override {
     int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
       (void)cudaGetLastError();
+      if (std::getenv("CUIS_REQUIRE_GPU"))
+        FAIL() << "CUIS_REQUIRE_GPU is set but no CUDA device is usable: " << cudaGetErrorString(e);
       GTEST_SKIP() << "no CUDA device: GPU test skipped (run scripts/gpu-check on a GPU machine)";
     }
     CUDA_OK(cudaStreamCreate(&stream));
