@@ -44,8 +44,9 @@ struct TrainConfig {
   uint64_t seed = 1;
   int32_t history = 10;                        // predictor: losses remembered per sample
   std::vector<int32_t> predictor_hidden = {32, 32};
-  // CUDA engine: capture the first step in a CUDA graph and replay it (one
-  // launch per step); off: every step enqueues its kernels. Same results.
+  // CUDA engine: after one eager step (after init or load), capture a step in
+  // a CUDA graph and replay it (one launch per step); off: every step
+  // enqueues its kernels. Same results.
   bool cuda_graph = true;
   // CUDA engine: the networks' GEMMs in FP32 or TF32 (cuis/mlp_config.h). The
   // CPU engine computes FP32 whatever this says.
