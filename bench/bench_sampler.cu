@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bench/baseline_scan_search.cuh"
+#include "bench/bench_device.h"
 #include "cuis/device_buffer.h"
 #include "cuis/sampler.h"
 #include "src/launch.h"
@@ -261,11 +262,8 @@ bool measure_copy_bandwidth() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("cuis_bench: no CUDA device; nothing to measure (run scripts/gpu-check on a GPU machine)\n");
-    return std::getenv("CUIS_REQUIRE_GPU") ? 1 : 0;  // gpu-check sets it: no device there is a failure
-  }
+  int exit_code = 0;
+  if (!cuis_bench::device_present("cuis_bench", &exit_code)) return exit_code;
   cudaStreamCreate(&g_stream);
   cudaEventCreate(&g_start);
   cudaEventCreate(&g_stop);

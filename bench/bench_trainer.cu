@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_device.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/trainer.h"
@@ -222,11 +223,8 @@ bool measure_gemm() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("cuis_bench_trainer: no CUDA device; nothing to measure\n");
-    return std::getenv("CUIS_REQUIRE_GPU") ? 1 : 0;  // gpu-check sets it: no device there is a failure
-  }
+  int exit_code = 0;
+  if (!cuis_bench::device_present("cuis_bench_trainer", &exit_code)) return exit_code;
   cudaStreamCreate(&g_stream);
   cudaEventCreate(&g_start);
   cudaEventCreate(&g_stop);
