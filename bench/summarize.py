@@ -74,7 +74,7 @@ def main():
             torch_uniform = tt.get(128, {})
             torch_loss = next((r for r in torch_doc.get("importance", []) if r.get("sampler") == "loss"), {})
             print("\n## Whole trainer step per sampler (batch 128, P = 1024)\n")
-            print("PyTorch: the same step written in PyTorch (bench/torch_trainer.py; 'host' = the authors' way, "
+            print("PyTorch: the same step written in PyTorch (bench/train/torch_trainer.py; 'host' = the authors' way, "
                   "scores copied to the host and drawn with numpy).\n")
             print("| sampler | mode | us per step | x uniform (same mode) | PyTorch us | vs PyTorch | PyTorch host us |")
             print("|---|---|---|---|---|---|---|")

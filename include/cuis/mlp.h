@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "cuis/checkpoint.h"
+#include "cuis/nn/checkpoint.h"
 #include "cuis/error.h"
-#include "cuis/mlp_config.h"
+#include "cuis/nn/mlp_config.h"
 
 namespace cuis {
 

@@ -14,7 +14,7 @@
 
 #include "cuis/data.h"
 #include "cuis/error.h"
-#include "cuis/mlp_config.h"
+#include "cuis/nn/mlp_config.h"
 
 namespace cuis {
 
@@ -48,7 +48,7 @@ struct TrainConfig {
   // a CUDA graph and replay it (one launch per step); off: every step
   // enqueues its kernels. Same results.
   bool cuda_graph = true;
-  // CUDA engine: the networks' GEMMs in FP32 or TF32 (cuis/mlp_config.h). The
+  // CUDA engine: the networks' GEMMs in FP32 or TF32 (cuis/nn/mlp_config.h). The
   // CPU engine computes FP32 whatever this says.
   Math math = Math::fp32;
 };

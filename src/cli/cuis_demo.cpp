@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cuis/device_buffer.h"
-#include "cuis/reference.h"
+#include "cuis/sampler/reference.h"
 #include "cuis/sampler.h"
 
 namespace {

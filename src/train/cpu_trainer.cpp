@@ -5,12 +5,12 @@
 #include <numeric>
 #include <string>
 
-#include "cuis/detail/training.h"
-#include "cuis/reference.h"
-#include "cuis/reference_mlp.h"
-#include "error_detail.h"
-#include "trainer_common.h"
-#include "trainer_state.h"
+#include "cuis/train/predictor_features.h"
+#include "cuis/sampler/reference.h"
+#include "cuis/nn/reference.h"
+#include "core/error_detail.h"
+#include "train/trainer_common.h"
+#include "train/trainer_state.h"
 
 namespace cuis {
 

@@ -8,13 +8,13 @@
 #include <cmath>
 #include <string>
 
-#include "cuda_check.h"
-#include "cuis/detail/training.h"
+#include "core/cuda_check.h"
+#include "cuis/train/predictor_features.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/sampler.h"
-#include "trainer_common.h"
-#include "trainer_state.h"
+#include "train/trainer_common.h"
+#include "train/trainer_state.h"
 
 namespace cuis {
 

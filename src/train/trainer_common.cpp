@@ -1,11 +1,11 @@
 // Configuration checks and derived settings shared by both training engines.
-#include "trainer_common.h"
+#include "train/trainer_common.h"
 
 #include <cmath>
 #include <string>
 
-#include "cuis/detail/training.h"
-#include "error_detail.h"
+#include "cuis/train/predictor_features.h"
+#include "core/error_detail.h"
 
 namespace cuis {
 

@@ -1,12 +1,12 @@
 // The training loop's state file. The predictor's checkpoint is stored as its
 // own checkpoint file beside it (path + ".predictor") so that one format
 // serves both networks.
-#include "trainer_state.h"
+#include "train/trainer_state.h"
 
 #include <cstring>
 
-#include "binary_io.h"
-#include "error_detail.h"
+#include "core/binary_io.h"
+#include "core/error_detail.h"
 
 namespace cuis {
 namespace detail {

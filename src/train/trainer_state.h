@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cuis/checkpoint.h"
+#include "cuis/nn/checkpoint.h"
 #include "cuis/trainer.h"
 
 namespace cuis {

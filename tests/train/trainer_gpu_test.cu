@@ -1,0 +1,206 @@
+// The CUDA training engine against the CPU engine, and its own exact resume.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "cuis/nn/checkpoint.h"
+#include "cuis/trainer.h"
+#include "common/gpu_fixture.h"
+#include "train/trainer_state.h"
+#include "common/train_data.h"
+
+namespace {
+
+using cuis::Error;
+using namespace cuis_test;
+
+const cuis::DataSplit& data() { return trainer_data(); }
+cuis::TrainConfig config(cuis::SamplerKind s) {
+  cuis::TrainConfig c = small_config(s);
+  c.warmup = 2;
+  return c;
+}
+
+class TrainerGpu : public Gpu {};
+
+std::unique_ptr<cuis::Trainer> cuda_trainer(const cuis::TrainConfig& c) {
+  std::unique_ptr<cuis::Trainer> t;
+  EXPECT_EQ(cuis::make_cuda_trainer(c, &data(), &t), Error::success) << cuis::last_error_message();
+  return t;
+}
+
+// The main network as t saves it (the files are removed again).
+cuis::Checkpoint saved(cuis::Trainer& t, const std::string& name) {
+  const std::string path = ::testing::TempDir() + name;
+  cuis::Checkpoint c;
+  EXPECT_EQ(t.save(path), Error::success) << cuis::last_error_message();
+  EXPECT_EQ(cuis::read_checkpoint(path, &c), Error::success) << cuis::last_error_message();
+  for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
+  return c;
+}
+
+// Both engines with config c, step by step: the same batches (the RNG offsets
+// live on the device and follow the step), so the same importance decisions
+// and batch losses to FP32 tolerance.
+void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
+  std::unique_ptr<cuis::Trainer> gpu = cuda_trainer(c), cpu;
+  ASSERT_TRUE(gpu);
+  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+  for (int i = 0; i < steps; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+    cuis::TrainerStats a, b;
+    CUIS_OK(gpu->stats(&a));
+    CUIS_OK(cpu->stats(&b));
+    EXPECT_EQ(a.importance, b.importance) << "step " << i;
+    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
+    EXPECT_NEAR(a.tau, b.tau, 1e-4 * b.tau) << "step " << i;
+  }
+}
+
+// Uniform batches are the same on both engines; the networks agree to FP32 tolerance.
+TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
+  std::unique_ptr<cuis::Trainer> gpu, cpu;
+  CUIS_OK(cuis::make_cuda_trainer(config(cuis::SamplerKind::uniform), &data(), &gpu));
+  CUIS_OK(cuis::make_cpu_trainer(config(cuis::SamplerKind::uniform), &data(), &cpu));
+  for (int i = 0; i < 5; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+  }
+  cuis::TrainerStats a, b;
+  CUIS_OK(gpu->stats(&a));
+  CUIS_OK(cpu->stats(&b));
+  EXPECT_EQ(a.step, 5u);
+  EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-4 * b.mean_loss);
+  double gl = 0, ge = 0, cl = 0, ce = 0;
+  CUIS_OK(gpu->evaluate(true, &gl, &ge));
+  CUIS_OK(cpu->evaluate(true, &cl, &ce));
+  EXPECT_NEAR(gl, cl, 1e-4 * cl);
+}
+
+TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted}) {
+    const std::string path = ::testing::TempDir() + "cuis_gpu_resume_" + cuis::sampler_name(s);
+    std::unique_ptr<cuis::Trainer> straight = cuda_trainer(config(s)), first = cuda_trainer(config(s)),
+                                   resumed = cuda_trainer(config(s));
+    ASSERT_TRUE(straight && first && resumed);
+    double before = 0, after = 0, err = 0;
+    CUIS_OK(straight->evaluate(false, &before, &err));
+    for (int i = 0; i < 12; ++i) CUIS_OK(straight->step());
+    cuis::TrainerStats st;
+    CUIS_OK(straight->stats(&st));
+    EXPECT_EQ(st.importance, s != cuis::SamplerKind::uniform);
+    CUIS_OK(straight->evaluate(false, &after, &err));
+    EXPECT_LT(after, before) << cuis::sampler_name(s);
+    for (int i = 0; i < 6; ++i) CUIS_OK(first->step());
+    CUIS_OK(first->save(path));
+    CUIS_OK(resumed->load(path));
+    for (int i = 0; i < 6; ++i) CUIS_OK(resumed->step());
+    EXPECT_EQ(saved(*straight, "cuis_gpu_straight").params, saved(*resumed, "cuis_gpu_resumed").params)
+        << cuis::sampler_name(s);
+    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
+  }
+}
+
+// The captured step replayed equals the plain enqueued steps bit for bit,
+// through warm-up and importance steps, for every sampler and for the whole
+// training set as candidates.
+TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
+  std::vector<cuis::TrainConfig> configs;
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted})
+    configs.push_back(config(s));
+  configs.push_back(config(cuis::SamplerKind::predicted));
+  configs.back().presample = cuis::PRESAMPLE_ALL;
+  for (const cuis::TrainConfig& base : configs) {
+    const std::string what = std::string(cuis::sampler_name(base.sampler)) +
+                             (base.presample == cuis::PRESAMPLE_ALL ? " all" : "");
+    cuis::TrainConfig with = base, without = base;
+    with.cuda_graph = true;
+    without.cuda_graph = false;
+    std::unique_ptr<cuis::Trainer> a = cuda_trainer(with), b = cuda_trainer(without);
+    ASSERT_TRUE(a && b);
+    for (int i = 0; i < 9; ++i) {
+      CUIS_OK(a->step());
+      CUIS_OK(b->step());
+    }
+    cuis::TrainerStats sa, sb;
+    CUIS_OK(a->stats(&sa));
+    CUIS_OK(b->stats(&sb));
+    EXPECT_EQ(sa.step, 9u);
+    EXPECT_EQ(sa.step, sb.step);
+    EXPECT_EQ(sa.mean_loss, sb.mean_loss) << what;
+    EXPECT_EQ(sa.tau, sb.tau) << what;
+    EXPECT_EQ(saved(*a, "cuis_gpu_graph").params, saved(*b, "cuis_gpu_plain").params) << what;
+  }
+}
+
+TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::loss), 8); }
+
+// The whole training set as candidates, scored by the predictor.
+TEST_F(TrainerGpu, WholeSetPredictedMatchesCpuEngine) {
+  cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
+  c.presample = cuis::PRESAMPLE_ALL;
+  expect_engines_agree(c, 6);
+}
+
+// The loss histories the predictor learns from: during a long warm-up both
+// engines train on the same uniform batches (with repeated rows at B = 32 of
+// N = 1000), so the seen counts agree exactly and the stored losses to FP32
+// tolerance, which checks the CUDA engine's last-occurrence rule.
+TEST_F(TrainerGpu, PredictorHistoriesMatchCpuEngine) {
+  cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
+  c.warmup = 1000;
+  std::unique_ptr<cuis::Trainer> gpu, cpu;
+  CUIS_OK(cuis::make_cuda_trainer(c, &data(), &gpu));
+  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+  for (int i = 0; i < 20; ++i) {
+    CUIS_OK(gpu->step());
+    CUIS_OK(cpu->step());
+  }
+  const std::string path = ::testing::TempDir() + "cuis_gpu_histories";
+  CUIS_OK(gpu->save(path + ".g"));
+  CUIS_OK(cpu->save(path + ".c"));
+  cuis::detail::LoopState g, h;
+  CUIS_OK(cuis::detail::read_loop_state(path + ".g.trainer", &g));
+  CUIS_OK(cuis::detail::read_loop_state(path + ".c.trainer", &h));
+  EXPECT_EQ(g.seen, h.seen);
+  ASSERT_EQ(g.history.size(), h.history.size());
+  int64_t differing = 0;
+  for (size_t i = 0; i < g.history.size(); ++i)
+    differing += std::fabs(g.history[i] - h.history[i]) > 1e-4f * std::fabs(h.history[i]) + 1e-6f;
+  EXPECT_EQ(differing, 0);
+  for (const char* which : {".g", ".c"})
+    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + which + suffix).c_str());
+}
+
+// load() after the step was captured: the checkpoint's optimizer settings (here
+// another learning rate) apply to the replayed steps as to enqueued ones.
+TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
+  const std::string path = ::testing::TempDir() + "cuis_gpu_reload";
+  cuis::TrainConfig other = config(cuis::SamplerKind::loss);
+  other.optimizer.lr = 0.05f;
+  std::unique_ptr<cuis::Trainer> source = cuda_trainer(other);
+  ASSERT_TRUE(source);
+  for (int i = 0; i < 4; ++i) CUIS_OK(source->step());
+  CUIS_OK(source->save(path));
+  cuis::Checkpoint after[2];
+  for (bool graph : {true, false}) {
+    cuis::TrainConfig c = config(cuis::SamplerKind::loss);
+    c.cuda_graph = graph;
+    std::unique_ptr<cuis::Trainer> t = cuda_trainer(c);
+    ASSERT_TRUE(t);
+    for (int i = 0; i < 3; ++i) CUIS_OK(t->step());  // eager, captured, replayed
+    CUIS_OK(t->load(path));
+    for (int i = 0; i < 5; ++i) CUIS_OK(t->step());
+    after[graph] = saved(*t, "cuis_gpu_reloaded");
+    EXPECT_EQ(after[graph].optimizer.lr, 0.05f);
+  }
+  EXPECT_EQ(after[0].params, after[1].params);
+  for (const char* suffix : {"", ".trainer"}) std::remove((path + suffix).c_str());
+}
+
+}  // namespace
