@@ -15,8 +15,6 @@
 namespace cuis {
 namespace kernels {
 
-
-
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int d = 16; d > 0; d >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, d));
@@ -31,8 +29,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 __global__ void __launch_bounds__(LOSS_THREADS) cross_entropy_kernel(CrossEntropyParams p) {
   const int lane = threadIdx.x & 31;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * (LOSS_THREADS / 32);
-  for (int64_t row = (static_cast<int64_t>(blockIdx.x) * LOSS_THREADS + threadIdx.x) >> 5; row < p.rows;
-       row += warps) {
+  for (int64_t row = (static_cast<int64_t>(blockIdx.x) * LOSS_THREADS + threadIdx.x) >> 5; row < p.rows; row += warps) {
     const float* z = p.logits + row * p.classes;
     const int32_t y = p.labels[row];
     float m = -INFINITY;
@@ -93,7 +90,6 @@ __global__ void __launch_bounds__(LOSS_THREADS) cross_entropy_kernel(CrossEntrop
     }
   }
 }
-
 
 __global__ void __launch_bounds__(LOSS_THREADS) squared_error_kernel(SquaredErrorParams p) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * LOSS_THREADS + threadIdx.x; i < p.rows;

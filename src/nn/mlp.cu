@@ -1,7 +1,6 @@
-// cuis::Mlp: buffers, the cuBLAS GEMMs of the forward and backward passes, and
-// the launch sequence of a training step:
-//   memset flags | gather | (GEMM, bias+act) per layer | loss | (dW GEMM, db GEMV,
-//   dX GEMM, act') per layer | status + step count | fused optimizer update
+// cuis::Mlp's public calls: init (allocates everything, once), train_step,
+// score, predict, evaluate, checkpoints. The passes they enqueue are in
+// mlp_passes.cu; the state they act on in mlp_impl.h.
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -9,206 +8,12 @@
 #include <utility>
 
 #include "core/cuda_check.h"
-#include "cuis/device_buffer.h"
-#include "cuis/mlp.h"
-#include "kernels/nn/mlp.cuh"
-#include "core/launch.h"
-#include "nn/loss_launch.h"
+#include "nn/blas_check.h"
+#include "nn/mlp_impl.h"
 
 namespace cuis {
 
 using detail::set_error;
-
-namespace {
-
-const char* blas_name(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    default: return "cuBLAS error";
-  }
-}
-
-#define CUIS_BLAS_TRY(call)                                                                              \
-  do {                                                                                                   \
-    const cublasStatus_t cuis_bs_ = (call);                                                              \
-    if (cuis_bs_ != CUBLAS_STATUS_SUCCESS)                                                               \
-      return set_error(cuis_bs_ == CUBLAS_STATUS_ALLOC_FAILED ? Error::out_of_memory : Error::cuda_error, \
-                       std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call + ": " +    \
-                           blas_name(cuis_bs_));                                                         \
-  } while (0)
-
-#define CUIS_TRY(expr)                                   \
-  do {                                                   \
-    const Error cuis_e_ = (expr);                        \
-    if (cuis_e_ != Error::success) return cuis_e_;       \
-  } while (0)
-
-constexpr size_t BLAS_WORKSPACE = size_t{32} << 20;  // cuBLAS's recommendation for Hopper; fixed for graph capture
-
-Error grid_for(int64_t elements, unsigned* grid) {
-  return detail::grid_size((elements + kernels::MLP_THREADS - 1) / kernels::MLP_THREADS, 8, grid);
-}
-
-}  // namespace
-
-struct Mlp::Impl {
-  MlpShape shape;
-  OptimizerConfig opt;
-  std::vector<LayerParams> layers;
-  std::vector<int64_t> act_offset;  // acts[l] at act_offset[l], max_batch * sizes[l] floats
-  int64_t max_batch = 0;
-  cublasHandle_t blas = nullptr;
-  DeviceBuffer<float> params, grads, state, acts, delta[2], ones, batch_targets, loss_tmp;
-  DeviceBuffer<int32_t> batch_labels, correct;
-  DeviceBuffer<char> blas_ws;
-  DeviceBuffer<kernels::BatchFlags> flags;
-  DeviceBuffer<kernels::StepState> step;
-  DeviceBuffer<DeviceStatus> status, eval_status;
-
-  ~Impl() {
-    if (blas) cublasDestroy(blas);
-  }
-  int32_t classes() const { return shape.sizes.back(); }
-  float* act(size_t l) const { return acts.data() + act_offset[l]; }
-
-  // cublasSetStream resets the workspace to cuBLAS's own pool: set ours again,
-  // so that captured graphs hold no allocations and plain and captured steps
-  // pick the same GEMM algorithms.
-  Error bind(cudaStream_t s) {
-    CUIS_BLAS_TRY(cublasSetStream(blas, s));
-    CUIS_BLAS_TRY(cublasSetWorkspace(blas, blas_ws.data(), BLAS_WORKSPACE));
-    return Error::success;
-  }
-  // Only the inputs this model's loss reads.
-  const int32_t* used(const int32_t* labels) const { return shape.loss == LossKind::cross_entropy ? labels : nullptr; }
-  const float* used(const float* targets) const { return shape.loss == LossKind::squared_error ? targets : nullptr; }
-
-  // acts[L] = network(acts[0]) for n rows.
-  Error forward(int64_t n, cudaStream_t s) {
-    const float one = 1.0f, zero = 0.0f;
-    for (size_t l = 0; l < layers.size(); ++l) {
-      const LayerParams& L = layers[l];
-      // Row-major Y[n, out] = X[n, in] W^T: column-major Y^T = W^T' X^T.
-      CUIS_BLAS_TRY(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, L.out, static_cast<int>(n), L.in, &one,
-                                params.data() + L.weight, L.in, act(l), L.in, &zero, act(l + 1), L.out));
-      unsigned grid = 0;
-      CUIS_TRY(grid_for(n * L.out, &grid));
-      kernels::bias_act_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(act(l + 1), params.data() + L.bias, n, L.out,
-                                                                    shape.activation, l + 1 == layers.size());
-      CUIS_LAUNCH_CHECK(s);
-    }
-    return Error::success;
-  }
-
-  // Gradients of every parameter from delta[0] = dLoss/dOutputs (n rows).
-  Error backward(int64_t n, cudaStream_t s) {
-    const float one = 1.0f, zero = 0.0f;
-    int cur = 0;
-    for (size_t l = layers.size(); l-- > 0;) {
-      const LayerParams& L = layers[l];
-      const float* dy = delta[cur].data();
-      // dW[out, in] = dY^T X: column-major dW^T = X^T dY.
-      CUIS_BLAS_TRY(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, L.in, L.out, static_cast<int>(n), &one, act(l), L.in,
-                                dy, L.out, &zero, grads.data() + L.weight, L.in));
-      // db = column sums of dY (a GEMV with ones: deterministic, no atomics).
-      CUIS_BLAS_TRY(cublasSgemv(blas, CUBLAS_OP_N, L.out, static_cast<int>(n), &one, dy, L.out, ones.data(), 1, &zero,
-                                grads.data() + L.bias, 1));
-      if (l == 0) break;
-      // dX[n, in] = dY W, then through the previous layer's activation.
-      CUIS_BLAS_TRY(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, L.in, static_cast<int>(n), L.out, &one,
-                                params.data() + L.weight, L.in, dy, L.out, &zero, delta[1 - cur].data(), L.in));
-      unsigned grid = 0;
-      CUIS_TRY(grid_for(n * L.in, &grid));
-      kernels::act_backward_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(delta[1 - cur].data(), act(l), n * L.in,
-                                                                        shape.activation);
-      CUIS_LAUNCH_CHECK(s);
-      cur = 1 - cur;
-    }
-    return Error::success;
-  }
-
-  // Gathers rows [first, first + n) of the batch (positions; indices maps them
-  // to dataset rows) into acts[0] and the label / target buffers.
-  Error gather(const float* data, int64_t rows, const int32_t* labels, const float* targets, const int64_t* indices,
-               const float* weights, int64_t first, int64_t n, cudaStream_t s) {
-    unsigned grid = 0;
-    CUIS_TRY(grid_for(n * shape.sizes[0], &grid));
-    const kernels::GatherParams gp{data,
-                                   rows,
-                                   shape.sizes[0],
-                                   labels,
-                                   targets,
-                                   indices ? indices + first : nullptr,
-                                   first,
-                                   weights ? weights + first : nullptr,
-                                   n,
-                                   first,
-                                   act(0),
-                                   labels ? batch_labels.data() : nullptr,
-                                   targets ? batch_targets.data() : nullptr,
-                                   flags.data()};
-    kernels::gather_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(gp);
-    CUIS_LAUNCH_CHECK(s);
-    return Error::success;
-  }
-
-  // Per-sample loss of the n rows in acts[L]; dlogits into delta[0] when wanted.
-  Error loss(int64_t n, const float* weights, float grad_scale, float* out_loss, float* out_norm, bool with_grad,
-             int32_t* correct_out, int64_t row_offset, cudaStream_t s) {
-    if (shape.loss == LossKind::cross_entropy)
-      return detail::launch_cross_entropy(
-          kernels::CrossEntropyParams{act(layers.size()), batch_labels.data(), n, classes(), weights, grad_scale,
-                                      out_loss, out_norm, with_grad ? delta[0].data() : nullptr, correct_out,
-                                      &flags.data()->loss_bad, row_offset},
-          s);
-    return detail::launch_squared_error(
-        kernels::SquaredErrorParams{act(layers.size()), batch_targets.data(), n, weights, grad_scale, out_loss,
-                                    out_norm, with_grad ? delta[0].data() : nullptr, &flags.data()->loss_bad,
-                                    row_offset},
-        s);
-  }
-
-  Error status_kernel(const float* data, int64_t rows, const int32_t* labels, const float* targets,
-                      const int64_t* indices, const float* weights, int64_t chunk_first, bool keep_earlier,
-                      DeviceStatus* out, bool training, cudaStream_t s) {
-    const kernels::BatchStatusParams bp{flags.data(), data,    rows,          shape.sizes[0], labels,
-                                        targets,      indices, weights,       act(layers.size()), classes(),
-                                        chunk_first,  keep_earlier, out,      training ? step.data() : nullptr,
-                                        opt.beta1,    opt.beta2};
-    kernels::batch_status_kernel<<<1, 1, 0, s>>>(bp);
-    CUIS_LAUNCH_CHECK(s);
-    return Error::success;
-  }
-
-  Error update(cudaStream_t s) {
-    const int64_t n = static_cast<int64_t>(params.size());
-    unsigned grid = 0;
-    CUIS_TRY(grid_for(n, &grid));
-    const kernels::UpdateParams up{params.data(), grads.data(), state.data(), n, opt, step.data()};
-    if (opt.kind == OptimizerKind::sgd) {
-      kernels::sgd_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(up);
-    } else {
-      kernels::adam_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(up);
-    }
-    CUIS_LAUNCH_CHECK(s);
-    return Error::success;
-  }
-
-  Error check_data(const float* data, int64_t rows, const int32_t* labels, const float* targets) const {
-    if (!data) return set_error(Error::null_pointer, "data must not be null");
-    if (shape.loss == LossKind::cross_entropy && !labels)
-      return set_error(Error::null_pointer, "a cross-entropy model needs labels");
-    if (shape.loss == LossKind::squared_error && !targets)
-      return set_error(Error::null_pointer, "a squared-error model needs targets");
-    if (rows <= 0) return set_error(Error::empty_input, "the dataset has no rows");
-    return Error::success;
-  }
-};
 
 Mlp::Mlp() = default;
 Mlp::~Mlp() = default;
@@ -349,7 +154,8 @@ Error Mlp::evaluate(const float* data, int64_t rows, const int32_t* labels, cons
     CUIS_TRY(d.forward(n, s));
     CUIS_TRY(d.loss(n, nullptr, 1.0f, d.loss_tmp.data(), nullptr, false, ce ? d.correct.data() : nullptr, first, s));
     DeviceStatus st{};
-    CUIS_TRY(d.status_kernel(data, rows, labels, targets, nullptr, nullptr, first, false, d.eval_status.data(), false, s));
+    CUIS_TRY(
+        d.status_kernel(data, rows, labels, targets, nullptr, nullptr, first, false, d.eval_status.data(), false, s));
     CUIS_CUDA_TRY(cudaMemcpyAsync(&st, d.eval_status.data(), sizeof st, cudaMemcpyDeviceToHost, s));
     CUIS_CUDA_TRY(cudaMemcpyAsync(loss.data(), d.loss_tmp.data(), n * sizeof(float), cudaMemcpyDeviceToHost, s));
     if (ce) CUIS_CUDA_TRY(cudaMemcpyAsync(correct.data(), d.correct.data(), n * 4, cudaMemcpyDeviceToHost, s));
