@@ -42,7 +42,7 @@ struct TrainConfig {
   Activation activation = Activation::relu;
   OptimizerConfig optimizer;
   uint64_t seed = 1;
-  int32_t history = 10;                        // predictor: losses remembered per sample
+  int32_t history = 10;  // predictor: losses remembered per sample
   std::vector<int32_t> predictor_hidden = {32, 32};
   // CUDA engine: after one eager step (after init or load), capture a step in
   // a CUDA graph and replay it (one launch per step); off: every step
@@ -58,10 +58,21 @@ double default_tau_threshold(int64_t presample, int64_t batch);
 
 struct TrainerStats {
   uint64_t step = 0;
-  double batch_loss = 0.0;      // mean loss of the last batch (before its update)
-  double mean_loss = 0.0;       // running mean of batch losses (forget 0.9)
-  double tau = 0.0;             // smoothed tau of the last scored candidate set (0 before any)
-  bool importance = false;      // whether the last step sampled by importance
+  double batch_loss = 0.0;  // mean loss of the last batch (before its update)
+  double mean_loss = 0.0;   // running mean of batch losses (forget 0.9)
+  double tau = 0.0;         // smoothed tau of the last scored candidate set (0 before any)
+  bool importance = false;  // whether the last step sampled by importance
+};
+
+// What one step drew and trained on, copied to the host: for inspection, logs
+// and tests, not for the training loop (the CUDA engine waits for its stream).
+struct StepRecord {
+  uint64_t step = 0;                // the step described (TrainerStats::step - 1)
+  bool importance = false;          // whether its batch was drawn by importance
+  std::vector<int64_t> candidates;  // the scored candidate rows (empty for the uniform sampler)
+  std::vector<float> scores;        // their scores: loss, gradient-norm bound or predicted loss
+  std::vector<int64_t> indices;     // the batch's rows
+  std::vector<float> weights;       // the batch's importance weights (1 for a uniform batch)
 };
 
 class Trainer {
@@ -74,6 +85,9 @@ class Trainer {
   // Mean loss and error rate of the main network over the training or test split.
   virtual Error evaluate(bool test_split, double* loss, double* error_rate) = 0;
   virtual const char* engine() const = 0;
+  // The last step's candidates, scores, batch and weights; invalid_argument
+  // before the first step (and after load(), until the next step).
+  virtual Error last_step(StepRecord* out) = 0;
   // Everything a run needs to continue exactly: the main network's checkpoint
   // at `path`, and the loop's own state (step, running means, the predictor and
   // the loss histories) at path + ".trainer", each written atomically.

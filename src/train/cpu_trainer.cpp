@@ -5,10 +5,10 @@
 #include <numeric>
 #include <string>
 
-#include "cuis/train/predictor_features.h"
-#include "cuis/sampler/reference.h"
-#include "cuis/nn/reference.h"
 #include "core/error_detail.h"
+#include "cuis/nn/reference.h"
+#include "cuis/sampler/reference.h"
+#include "cuis/train/predictor_features.h"
 #include "train/trainer_common.h"
 #include "train/trainer_state.h"
 
@@ -58,7 +58,8 @@ class CpuTrainer final : public Trainer {
     const bool whole = detail::whole_set(m_cfg);
     std::vector<int64_t>& uniform = whole ? m_uniform : m_candidates;
     const int64_t draws = detail::uniform_draws_per_step(m_cfg, train.rows);
-    if (const Error e = ref::uniform_indices(uniform.data(), draws, train.rows, RngState{m_seeds.candidates, s * draws});
+    if (const Error e =
+            ref::uniform_indices(uniform.data(), draws, train.rows, RngState{m_seeds.candidates, s * draws});
         e != Error::success)
       return e;
     bool importance = m_cfg.sampler != SamplerKind::uniform && static_cast<int64_t>(s) >= m_cfg.warmup;
@@ -78,10 +79,12 @@ class CpuTrainer final : public Trainer {
     if (importance) {
       DeviceStatus st{};
       const SampleArgs a{m_scores.data(), p, m_candidates.data(), m_cfg.batch, m_indices.data(), m_weights.data(), &st};
-      if (const Error e = ref::sample(a, detail::sample_options(m_cfg, m_seeds.draws, s, static_cast<float>(m_stats.mean_loss)));
+      if (const Error e =
+              ref::sample(a, detail::sample_options(m_cfg, m_seeds.draws, s, static_cast<float>(m_stats.mean_loss)));
           e != Error::success)
         return e;
-      if (st.code != Error::success) return set_error(st.code, "step " + std::to_string(s) + ": sampling: " + describe(st));
+      if (st.code != Error::success)
+        return set_error(st.code, "step " + std::to_string(s) + ": sampling: " + describe(st));
       weights = m_weights.data();
     } else {
       // The candidates are uniform: the first `batch` of them are a uniform batch.
@@ -97,14 +100,17 @@ class CpuTrainer final : public Trainer {
     b.loss = m_batch_loss.data();
     DeviceStatus st{};
     if (const Error e = m_main.train_step(b, &st); e != Error::success) return e;
-    if (st.code != Error::success) return set_error(st.code, "step " + std::to_string(s) + ": training: " + describe(st));
-    const double mean = std::accumulate(m_batch_loss.begin(), m_batch_loss.end(), 0.0) / static_cast<double>(m_cfg.batch);
+    if (st.code != Error::success)
+      return set_error(st.code, "step " + std::to_string(s) + ": training: " + describe(st));
+    const double mean =
+        std::accumulate(m_batch_loss.begin(), m_batch_loss.end(), 0.0) / static_cast<double>(m_cfg.batch);
     m_stats.mean_loss = s == 0 ? mean : 0.9 * m_stats.mean_loss + 0.1 * mean;
     m_stats.batch_loss = mean;
     m_stats.importance = importance;
     if (m_cfg.sampler == SamplerKind::predicted)
       if (const Error e = learn_losses(); e != Error::success) return e;
     ++m_stats.step;
+    m_stepped = true;
     return set_error(Error::success, "");
   }
 
@@ -119,6 +125,23 @@ class CpuTrainer final : public Trainer {
   }
 
   const char* engine() const override { return "cpu"; }
+
+  Error last_step(StepRecord* out) override {
+    if (!m_stepped)
+      return set_error(Error::invalid_argument, "last_step: no step since the trainer was made or loaded");
+    const bool scoring = m_cfg.sampler != SamplerKind::uniform;
+    StepRecord r;
+    r.step = m_stats.step - 1;
+    r.importance = m_stats.importance;
+    if (scoring) {
+      r.candidates = m_candidates;
+      r.scores = m_scores;
+    }
+    r.indices = m_indices;
+    r.weights = m_stats.importance ? m_weights : std::vector<float>(m_indices.size(), 1.0f);
+    *out = std::move(r);
+    return set_error(Error::success, "");
+  }
 
   Error save(const std::string& path) override {
     if (const Error e = write_checkpoint(path, m_main.checkpoint()); e != Error::success) return e;
@@ -140,7 +163,8 @@ class CpuTrainer final : public Trainer {
     if (const Error e = read_checkpoint(path, &main); e != Error::success) return e;
     if (const Error e = detail::read_loop_state(path + ".trainer", &s); e != Error::success) return e;
     const bool predicted = m_cfg.sampler == SamplerKind::predicted;
-    if (s.has_predictor != predicted || (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
+    if (s.has_predictor != predicted ||
+        (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
       return set_error(Error::shape_mismatch, path + ": saved by a run with another sampler or dataset");
     ref::Mlp main_copy = m_main, predictor_copy = m_predictor;  // restore both or neither
     if (const Error e = main_copy.restore(main); e != Error::success) return e;
@@ -150,6 +174,7 @@ class CpuTrainer final : public Trainer {
     m_predictor = std::move(predictor_copy);
     m_stats = s.stats;
     m_tau_seen = s.tau_seen;
+    m_stepped = false;
     if (predicted) {
       m_history = std::move(s.history);
       m_seen = std::move(s.seen);
@@ -162,8 +187,8 @@ class CpuTrainer final : public Trainer {
     const int32_t f = m_predictor.shape().sizes[0], h = m_cfg.history;
     for (int64_t j = 0; j < count; ++j)
       for (int32_t k = 0; k < f; ++k)
-        m_features[j * f + k] = detail::predictor_feature(&m_history[rows[j] * h], m_seen[rows[j]],
-                                                          m_data->train.labels[rows[j]], h, k);
+        m_features[j * f + k] =
+            detail::predictor_feature(&m_history[rows[j] * h], m_seen[rows[j]], m_data->train.labels[rows[j]], h, k);
   }
 
   Error score_candidates(int64_t p) {
@@ -222,6 +247,7 @@ class CpuTrainer final : public Trainer {
   std::vector<float> m_scores, m_norms, m_weights, m_batch_loss, m_history, m_features;
   std::vector<int32_t> m_seen;
   TrainerStats m_stats;
+  bool m_stepped = false;  // a step ran since init or load: last_step() has something to say
   bool m_tau_seen = false;
 };
 

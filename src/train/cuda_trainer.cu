@@ -157,6 +157,30 @@ class CudaTrainer final : public Trainer {
 
   const char* engine() const override { return "cuda"; }
 
+  Error last_step(StepRecord* out) override {
+    if (!m_ran_eagerly)
+      return set_error(Error::invalid_argument, "last_step: no step since the trainer was made or loaded");
+    TrainerStats st;
+    CUIS_TRY(stats(&st));  // waits; reports a failed step
+    const bool scoring = m_cfg.sampler != SamplerKind::uniform;
+    const int64_t p = detail::candidates_per_step(m_cfg, m_data->train.rows), b = m_cfg.batch;
+    StepRecord r;
+    r.step = st.step - 1;
+    r.importance = st.importance;
+    if (scoring) {
+      r.candidates.resize(p);
+      r.scores.resize(p);
+      CUIS_CUDA_TRY(cudaMemcpy(r.candidates.data(), m_cand.data(), p * sizeof(int64_t), cudaMemcpyDeviceToHost));
+      CUIS_CUDA_TRY(cudaMemcpy(r.scores.data(), m_scores.data(), p * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+    r.indices.resize(b);
+    CUIS_CUDA_TRY(cudaMemcpy(r.indices.data(), m_idx.data(), b * sizeof(int64_t), cudaMemcpyDeviceToHost));
+    r.weights.assign(b, 1.0f);
+    if (scoring) CUIS_CUDA_TRY(cudaMemcpy(r.weights.data(), m_w.data(), b * sizeof(float), cudaMemcpyDeviceToHost));
+    *out = std::move(r);
+    return set_error(Error::success, "");
+  }
+
   Error save(const std::string& path) override {
     detail::LoopState s;
     Checkpoint main;

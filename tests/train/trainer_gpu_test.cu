@@ -1,15 +1,19 @@
-// The CUDA training engine against the CPU engine, and its own exact resume.
+// The CUDA training engine: its batches exactly the reference sampler's draws
+// from its own scores, against the CPU engine step by step (to FP32 tolerance,
+// with a bound on draws that rounding may move), graph replay equal to plain
+// steps, and its own exact resume.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
+#include "common/gpu_fixture.h"
+#include "common/train_data.h"
 #include "cuis/nn/checkpoint.h"
 #include "cuis/trainer.h"
-#include "common/gpu_fixture.h"
+#include "reference_draws.h"
 #include "train/trainer_state.h"
-#include "common/train_data.h"
 
 namespace {
 
@@ -41,23 +45,75 @@ cuis::Checkpoint saved(cuis::Trainer& t, const std::string& name) {
   return c;
 }
 
-// Both engines with config c, step by step: the same batches (the RNG offsets
-// live on the device and follow the step), so the same importance decisions
-// and batch losses to FP32 tolerance.
+// The CUDA engine against the CPU engine, one step at a time from the same
+// state (before each step the CUDA engine's files are loaded into a fresh CPU
+// engine). Exact: the candidates and the importance decision. To FP32
+// tolerance: the candidate scores and tau (GEMM summation order, FMA).
+// Different scores move the inverse-CDF intervals, so a draw may land in a
+// neighbouring row: a draw u differs between the engines only if it falls
+// between F_gpu(j) and F_cpu(j) for some j, so with probability at most
+// D = sum_j |F_gpu(j) - F_cpu(j)|, and the number m of differing draws among B
+// is at most Binomial(B, D). A count whose tail bound C(B, m) D^m is below
+// alpha = 1e-6 fails. Where no draw differs, the weights and the batch loss
+// agree to FP32 tolerance.
 void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
-  std::unique_ptr<cuis::Trainer> gpu = cuda_trainer(c), cpu;
+  ASSERT_EQ(c.power, 1.0f) << "the bound below computes the CDF without power smoothing";
+  ASSERT_EQ(c.tau_th, 0.0f) << "the importance decision must not depend on rounding";
+  std::unique_ptr<cuis::Trainer> gpu = cuda_trainer(c);
   ASSERT_TRUE(gpu);
-  CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+  const std::string path = ::testing::TempDir() + "cuis_gpu_agree";
   for (int i = 0; i < steps; ++i) {
+    cuis::TrainerStats before;
+    CUIS_OK(gpu->stats(&before));
+    CUIS_OK(gpu->save(path));
+    std::unique_ptr<cuis::Trainer> cpu;
+    CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
+    CUIS_OK(cpu->load(path));
     CUIS_OK(gpu->step());
     CUIS_OK(cpu->step());
     cuis::TrainerStats a, b;
     CUIS_OK(gpu->stats(&a));
     CUIS_OK(cpu->stats(&b));
+    cuis::StepRecord g, h;
+    CUIS_OK(gpu->last_step(&g));
+    CUIS_OK(cpu->last_step(&h));
+    EXPECT_EQ(g.step, static_cast<uint64_t>(i));
     EXPECT_EQ(a.importance, b.importance) << "step " << i;
-    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
+    EXPECT_EQ(g.candidates, h.candidates) << "step " << i;
+    ASSERT_EQ(g.scores.size(), h.scores.size());
+    for (size_t j = 0; j < g.scores.size(); ++j)
+      ASSERT_NEAR(g.scores[j], h.scores[j], 1e-4 * std::fabs(h.scores[j]) + 1e-6) << "step " << i << " candidate " << j;
     EXPECT_NEAR(a.tau, b.tau, 1e-4 * b.tau) << "step " << i;
+    const float shift = c.smooth + c.adaptive_smooth * static_cast<float>(before.mean_loss);
+    double tg = 0, th = 0, fg = 0, fh = 0, d = 0;
+    for (size_t j = 0; j < g.scores.size(); ++j) {
+      tg += double{g.scores[j]} + shift;
+      th += double{h.scores[j]} + shift;
+    }
+    for (size_t j = 0; j < g.scores.size(); ++j) {
+      fg += (double{g.scores[j]} + shift) / tg;
+      fh += (double{h.scores[j]} + shift) / th;
+      d += std::fabs(fg - fh);
+    }
+    int64_t m = 0;
+    for (size_t j = 0; j < g.indices.size(); ++j) m += g.indices[j] != h.indices[j];
+    if (m > 0) {
+      const double bt = static_cast<double>(c.batch),
+                   log_tail = std::lgamma(bt + 1) - std::lgamma(m + 1.0) - std::lgamma(bt - m + 1) + m * std::log(d);
+      EXPECT_GT(log_tail, std::log(1e-6))
+          << "step " << i << ": " << m << " of " << c.batch << " draws differ, more than D = " << d << " allows";
+      continue;
+    }
+    for (size_t j = 0; j < g.weights.size(); ++j)
+      EXPECT_NEAR(g.weights[j], h.weights[j], 1e-4 * std::fabs(h.weights[j])) << "step " << i << " draw " << j;
+    EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
   }
+  for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
+}
+
+// What is exact (tests/train/reference_draws.h).
+TEST_F(TrainerGpu, BatchesAreTheReferenceDrawsFromTheEnginesScores) {
+  expect_reference_draws(cuis::make_cuda_trainer, data(), config(cuis::SamplerKind::loss).warmup);
 }
 
 // Uniform batches are the same on both engines; the networks agree to FP32 tolerance.
@@ -81,8 +137,8 @@ TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
 }
 
 TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
-  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
-                              cuis::SamplerKind::predicted}) {
+  for (cuis::SamplerKind s :
+       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted}) {
     const std::string path = ::testing::TempDir() + "cuis_gpu_resume_" + cuis::sampler_name(s);
     std::unique_ptr<cuis::Trainer> straight = cuda_trainer(config(s)), first = cuda_trainer(config(s)),
                                    resumed = cuda_trainer(config(s));
@@ -110,14 +166,14 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
 // training set as candidates.
 TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
   std::vector<cuis::TrainConfig> configs;
-  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
-                              cuis::SamplerKind::predicted})
+  for (cuis::SamplerKind s :
+       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted})
     configs.push_back(config(s));
   configs.push_back(config(cuis::SamplerKind::predicted));
   configs.back().presample = cuis::PRESAMPLE_ALL;
   for (const cuis::TrainConfig& base : configs) {
-    const std::string what = std::string(cuis::sampler_name(base.sampler)) +
-                             (base.presample == cuis::PRESAMPLE_ALL ? " all" : "");
+    const std::string what =
+        std::string(cuis::sampler_name(base.sampler)) + (base.presample == cuis::PRESAMPLE_ALL ? " all" : "");
     cuis::TrainConfig with = base, without = base;
     with.cuda_graph = true;
     without.cuda_graph = false;
@@ -139,6 +195,8 @@ TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
 }
 
 TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::loss), 8); }
+
+TEST_F(TrainerGpu, GradientNormSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::gnorm), 6); }
 
 // The whole training set as candidates, scored by the predictor.
 TEST_F(TrainerGpu, WholeSetPredictedMatchesCpuEngine) {

@@ -1,17 +1,20 @@
 // The training loop on the CPU engine: resuming from a checkpoint continues
 // exactly, warm-up and the tau switch decide when importance sampling runs,
 // bad configurations and mismatched checkpoints are refused.
+#include "cuis/trainer.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
-#include "cuis/nn/checkpoint.h"
-#include "cuis/trainer.h"
 #include "common/train_data.h"
+#include "cuis/nn/checkpoint.h"
+#include "reference_draws.h"
 
 namespace {
 
 using cuis::Error;
+using cuis_test::expect_reference_draws;
 using cuis_test::small_config;
 
 const cuis::DataSplit& data() { return cuis_test::trainer_data(); }
@@ -53,9 +56,15 @@ void expect_exact_resume(const cuis::TrainConfig& c, const std::string& what) {
     for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
 }
 
+// The step record's plumbing, and the CPU engine's candidates and batches
+// against the reference sampler (tests/train/reference_draws.h).
+TEST(Trainer, BatchesAreTheReferenceDrawsFromTheEnginesScores) {
+  expect_reference_draws(cuis::make_cpu_trainer, data(), 2);
+}
+
 TEST(Trainer, ResumeContinuesExactly) {
-  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
-                              cuis::SamplerKind::predicted})
+  for (cuis::SamplerKind s :
+       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted})
     expect_exact_resume(config(s), cuis::sampler_name(s));
 }
 

@@ -20,7 +20,9 @@ namespace detail {
 // Each operation is rounded once, to nearest even, on host and device alike.
 // Host code that includes this header must be built with -ffp-contract=off
 // (the cuis target sets it); the device path uses the _rn intrinsics, which
-// nvcc never fuses.
+// nvcc never fuses. Any other arithmetic in the sampler's device code is kept
+// uncontracted by --fmad=false on its translation unit (CMakeLists.txt), and
+// tests/sampler/no_fma_test.sh checks its PTX.
 CUIS_HD double dmul(double a, double b) {
 #if defined(__CUDA_ARCH__)
   return __dmul_rn(a, b);
