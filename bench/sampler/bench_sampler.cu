@@ -10,11 +10,11 @@
 #include <cstdlib>
 #include <string>
 
-#include "bench/sampler/baseline_scan_search.cuh"
 #include "bench/bench_device.h"
+#include "bench/sampler/baseline_scan_search.cuh"
+#include "core/launch.h"
 #include "cuis/device_buffer.h"
 #include "cuis/sampler.h"
-#include "core/launch.h"
 
 namespace {
 
@@ -25,27 +25,28 @@ cudaStream_t g_stream = nullptr;
 cudaEvent_t g_start = nullptr, g_stop = nullptr;
 DeviceBuffer<char> g_flush;  // written before each timed call to evict L2
 
-#define BENCH_CUDA(x)                                                         \
-  do {                                                                        \
-    const cudaError_t e_ = (x);                                               \
-    if (e_ != cudaSuccess) {                                                  \
+#define BENCH_CUDA(x)                                                                 \
+  do {                                                                                \
+    const cudaError_t e_ = (x);                                                       \
+    if (e_ != cudaSuccess) {                                                          \
       state.SkipWithError((std::string(#x) + ": " + cudaGetErrorString(e_)).c_str()); \
-      return;                                                                 \
-    }                                                                         \
+      return;                                                                         \
+    }                                                                                 \
   } while (0)
-#define BENCH_CUIS(x)                                                                \
-  do {                                                                               \
-    if ((x) != cuis::Error::success) {                                               \
+#define BENCH_CUIS(x)                                                                     \
+  do {                                                                                    \
+    if ((x) != cuis::Error::success) {                                                    \
       state.SkipWithError((std::string(#x) + ": " + cuis::last_error_message()).c_str()); \
-      return;                                                                        \
-    }                                                                                \
+      return;                                                                             \
+    }                                                                                     \
   } while (0)
 
 // Scores in (0, 1]: a hash of the index, so any size fills fast on device.
 __global__ void fill_scores(float* s, int64_t n, uint32_t salt) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const uint32_t h = cuis::detail::philox4x32_10({{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), salt, 0}}, 1, 2).v[0];
+    const uint32_t h =
+        cuis::detail::philox4x32_10({{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), salt, 0}}, 1, 2).v[0];
     s[i] = static_cast<float>((h >> 8) + 1) * (1.0f / 16777216.0f);
   }
 }
@@ -217,26 +218,42 @@ void BM_BaselineScanSearch(benchmark::State& state) {
 
 void register_all() {
   benchmark::RegisterBenchmark("BM_CopyBandwidth", BM_CopyBandwidth)->UseManualTime()->Unit(benchmark::kMicrosecond);
-  for (int log2n : {16, 20, 24, 28, 30})
-    for (int64_t b : {1000, 65536, 1000000}) {
+  // The headline sizes (scripts/gpu-check) are log2 N = 16, 20, 24, 27 with B = 1024.
+  for (int log2n : {16, 20, 24, 27, 30})
+    for (int64_t b : {1024, 65536, 1000000}) {
       benchmark::RegisterBenchmark("BM_Sample", BM_Sample)
-          ->Args({log2n, b, 1})->ArgNames({"log2N", "B", "repl"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+          ->Args({log2n, b, 1})
+          ->ArgNames({"log2N", "B", "repl"})
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
       benchmark::RegisterBenchmark("BM_BaselineScanSearch", BM_BaselineScanSearch)
-          ->Args({log2n, b})->ArgNames({"log2N", "B"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+          ->Args({log2n, b})
+          ->ArgNames({"log2N", "B"})
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
     }
   for (int log2n : {16, 20, 24})
-    for (int64_t b : {1000, 65536})
+    for (int64_t b : {1024, 65536})
       benchmark::RegisterBenchmark("BM_Sample", BM_Sample)
-          ->Args({log2n, b, 0})->ArgNames({"log2N", "B", "repl"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+          ->Args({log2n, b, 0})
+          ->ArgNames({"log2N", "B", "repl"})
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
   for (int log2n : {16, 18, 20})
     benchmark::RegisterBenchmark("BM_SampleGraph", BM_SampleGraph)
-        ->Args({log2n, 1024, 1})->ArgNames({"log2N", "B", "single"})->Iterations(20)->UseManualTime()
+        ->Args({log2n, 1024, 1})
+        ->ArgNames({"log2N", "B", "single"})
+        ->Iterations(20)
+        ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   // The trainer's candidate sets (P = 1024, 2048, batch 128): one launch, and the general path.
   for (int log2n : {10, 11})
     for (int single : {1, 0})
       benchmark::RegisterBenchmark("BM_SampleGraph", BM_SampleGraph)
-          ->Args({log2n, 128, single})->ArgNames({"log2N", "B", "single"})->Iterations(20)->UseManualTime()
+          ->Args({log2n, 128, single})
+          ->ArgNames({"log2N", "B", "single"})
+          ->Iterations(20)
+          ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
 }
 
@@ -259,22 +276,29 @@ bool measure_copy_bandwidth() {
   return best > 0.0f && best < 1e30f;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int exit_code = 0;
-  if (!cuis_bench::device_present("cuis_bench", &exit_code)) return exit_code;
+// Device set-up: the stream, the L2 flush buffer, the copy floor; false on failure.
+bool set_up() {
   cudaStreamCreate(&g_stream);
   cudaEventCreate(&g_start);
   cudaEventCreate(&g_stop);
   if (g_flush.resize(size_t{256} << 20) != cuis::Error::success || !measure_copy_bandwidth()) {
     std::printf("cuis_bench: set-up failed: %s\n", cuis::last_error_message().c_str());
-    return 1;
+    return false;
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   benchmark::AddCustomContext("device", prop.name);
   benchmark::AddCustomContext("copy_GBps_read_plus_write", std::to_string(g_copy_bytes_per_s / 1e9));
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool listing = cuis_bench::listing_only(argc, argv);
+  int exit_code = 0;
+  if (!listing && !cuis_bench::device_present("cuis_bench", &exit_code)) return exit_code;
+  if (!listing && !set_up()) return 1;
   register_all();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

@@ -14,6 +14,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--log2n", type=int, nargs="+", default=[16, 20, 24, 27, 30], help="log2 of the sizes N")
+    ap.add_argument("--draws", type=int, nargs="+", default=[1024, 65536, 1000000], help="draws B per call")
     args = ap.parse_args()
     try:
         import torch
@@ -50,10 +52,10 @@ def main():
                "copy_GBps_read_plus_write": copy_gbps, "runs": []}
     gen = torch.Generator(device=dev)
     gen.manual_seed(1)
-    for log2n in (16, 20, 24, 28, 30):
+    for log2n in args.log2n:
         n = 1 << log2n
         w = torch.rand(n, device=dev, generator=gen) + 1e-6
-        for bdraws in (1000, 65536, 1000000):
+        for bdraws in args.draws:
             row = {"log2N": log2n, "B": bdraws}
             if n <= (1 << 24):
                 row["multinomial_us"] = timed(lambda: torch.multinomial(w, bdraws, replacement=True, generator=gen))

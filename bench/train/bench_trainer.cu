@@ -120,7 +120,8 @@ void BM_TrainStep(benchmark::State& state) {
   Setup s;
   if (!make(batch, &s, state)) return;
   for (int k = 0; k < 3; ++k) s.mlp.train_step(batch_at(s, batch, k), g_stream);
-  time_steps(state, batch, [&](int k) { return s.mlp.train_step(batch_at(s, batch, k), g_stream) == cuis::Error::success; });
+  time_steps(state, batch,
+             [&](int k) { return s.mlp.train_step(batch_at(s, batch, k), g_stream) == cuis::Error::success; });
 }
 
 // One captured step per batch slot; the graphs replayed back to back.
@@ -139,7 +140,8 @@ void BM_TrainStepGraph(benchmark::State& state) {
     const cuis::Error e = s.mlp.train_step(batch_at(s, batch, k), g_stream);
     const cudaError_t ended = cudaStreamEndCapture(g_stream, &graph);  // ends it even when the step failed
     cudaGraphExec_t exec = nullptr;
-    const bool ok = e == cuis::Error::success && ended == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    const bool ok =
+        e == cuis::Error::success && ended == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
     if (graph) cudaGraphDestroy(graph);
     if (!ok) {
       for (auto x : execs) cudaGraphExecDestroy(x);
@@ -220,11 +222,37 @@ bool measure_gemm() {
   return cudaGetLastError() == cudaSuccess;
 }
 
-}  // namespace
+void register_all() {
+  for (int64_t b : {128, 1024}) {
+    // Fixed iteration counts: the reported time is per step, so --benchmark_min_time would mean STEPS times the wall
+    // time.
+    benchmark::RegisterBenchmark("BM_TrainStep", BM_TrainStep)
+        ->Arg(b)
+        ->ArgName("batch")
+        ->Iterations(20)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("BM_TrainStepGraph", BM_TrainStepGraph)
+        ->Arg(b)
+        ->ArgName("batch")
+        ->Iterations(20)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+  for (cuis::SamplerKind k :
+       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted})
+    benchmark::RegisterBenchmark("BM_TrainerStep", BM_TrainerStep)
+        ->Args({static_cast<int64_t>(k), 1, 0})
+        ->Args({static_cast<int64_t>(k), 0, 0})
+        ->Args({static_cast<int64_t>(k), 1, 1})
+        ->ArgNames({"sampler", "graph", "tf32"})
+        ->Iterations(20)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+}
 
-int main(int argc, char** argv) {
-  int exit_code = 0;
-  if (!cuis_bench::device_present("cuis_bench_trainer", &exit_code)) return exit_code;
+// Device set-up: the data, the GEMM floor, the context; false on failure.
+bool set_up() {
   cudaStreamCreate(&g_stream);
   cudaEventCreate(&g_start);
   cudaEventCreate(&g_stop);
@@ -235,34 +263,34 @@ int main(int argc, char** argv) {
   for (auto& v : x) v = u(g);
   for (auto& l : labels) l = static_cast<int32_t>(g() % CLASSES);
   g_split.train = cuis::Dataset{"bench", ROWS, FEATURES, CLASSES, x, labels};
-  g_split.test = cuis::Dataset{"bench-test", 1000, FEATURES, CLASSES, std::vector<float>(x.begin(), x.begin() + 1000 * FEATURES),
+  g_split.test = cuis::Dataset{"bench-test",
+                               1000,
+                               FEATURES,
+                               CLASSES,
+                               std::vector<float>(x.begin(), x.begin() + 1000 * FEATURES),
                                std::vector<int32_t>(labels.begin(), labels.begin() + 1000)};
   if (g_x.resize(x.size()) != cuis::Error::success || g_labels.resize(labels.size()) != cuis::Error::success ||
       cudaMemcpy(g_x.data(), x.data(), x.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
       cudaMemcpy(g_labels.data(), labels.data(), labels.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
       !measure_gemm()) {
     std::printf("cuis_bench_trainer: set-up failed\n");
-    return 1;
+    return false;
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   benchmark::AddCustomContext("device", prop.name);
   benchmark::AddCustomContext("fp32_gemm_TFLOPs", std::to_string(g_gemm_flops / 1e12));
-  for (int64_t b : {128, 1024}) {
-    // Fixed iteration counts: the reported time is per step, so --benchmark_min_time would mean STEPS times the wall time.
-    benchmark::RegisterBenchmark("BM_TrainStep", BM_TrainStep)->Arg(b)->ArgName("batch")->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("BM_TrainStepGraph", BM_TrainStepGraph)->Arg(b)->ArgName("batch")->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
-  }
-  for (cuis::SamplerKind k : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
-                              cuis::SamplerKind::predicted})
-    benchmark::RegisterBenchmark("BM_TrainerStep", BM_TrainerStep)
-        ->Args({static_cast<int64_t>(k), 1, 0})
-        ->Args({static_cast<int64_t>(k), 0, 0})
-        ->Args({static_cast<int64_t>(k), 1, 1})
-        ->ArgNames({"sampler", "graph", "tf32"})
-        ->Iterations(20)
-        ->UseManualTime()
-        ->Unit(benchmark::kMicrosecond);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool listing = cuis_bench::listing_only(argc, argv);
+  int exit_code = 0;
+  if (!listing && !cuis_bench::device_present("cuis_bench_trainer", &exit_code)) return exit_code;
+  if (!listing && !set_up()) return 1;
+  register_all();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -24,6 +24,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--quick", action="store_true",
+                    help="the headline only (scripts/gpu-check): batch 128, no TF32 section")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     args = ap.parse_args()
     try:
@@ -89,7 +91,7 @@ def main():
         (loss.mean() if w is None else (w * loss).mean()).backward()
         opt.step()
 
-    for batch in (128, 1024):
+    for batch in (128,) if args.quick else (128, 1024):
         row = {"batch": batch}
         for mode in ("eager", "graph"):
             m, opt = model_and_opt(mode)
@@ -139,7 +141,7 @@ def main():
     print(json.dumps(row), flush=True)
 
     # The same two steps in CUDA graphs with TF32 matmuls (cuis's --tf32 on).
-    if cuda:
+    if cuda and not args.quick:
         torch.backends.cuda.matmul.allow_tf32 = True
         row = {"tf32": True, "batch": batch, "presample": presample}
         m, opt = model_and_opt("graph")
