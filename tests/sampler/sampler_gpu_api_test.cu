@@ -34,7 +34,9 @@ TEST_F(SamplerGpu, GoodnessOfFitOneMillionDraws) {
   const int64_t n = int64_t{1} << 20, draws = 1000000;
   const std::vector<float> s = zipf_scores(n);
   const Drawn d = gpu_sample(s, draws, options(55));
-  ASSERT_EQ(d.status.code, Error::success);
+  ASSERT_EQ(d.error, Error::success) << cuis::last_error_message();
+  ASSERT_EQ(d.status.code, Error::success) << cuis::describe(d.status);
+  ASSERT_EQ(d.indices.size(), static_cast<size_t>(draws));
   std::vector<uint64_t> counts(n);
   for (int64_t i : d.indices) {
     ASSERT_GE(i, 0);
@@ -72,8 +74,10 @@ TEST_F(SamplerGpu, BadScoresReportedOnDevice) {
   o.adaptive_smooth = 0.5f;
   o.mean_loss = std::nanf("");
   const Drawn d = gpu_sample(s, 10, o);
+  ASSERT_EQ(d.error, Error::success) << cuis::last_error_message();
   EXPECT_EQ(d.status.code, Error::invalid_mean_loss);
   EXPECT_EQ(d.indices[0], -1);
+  expect_same_as_reference(s, 10, o, "NaN mean loss");
 }
 
 TEST_F(SamplerGpu, ArgumentErrorsLaunchNothing) {
@@ -89,11 +93,22 @@ TEST_F(SamplerGpu, ArgumentErrorsLaunchNothing) {
   DeviceBuffer<cuis::DeviceStatus> d_st;
   CUIS_OK(d_idx.resize(3));
   CUIS_OK(d_st.resize(1));
+  poison(d_idx, POISON_AB);
+  poison(d_st, POISON_AB);
   cuis::SampleArgs a{d_s.data(), 100, nullptr, 3, d_idx.data(), nullptr, d_st.data()};
   EXPECT_EQ(cuis::sample(a, options(1), ws.data(), bytes - 1, stream), Error::workspace_too_small);
   EXPECT_EQ(cuis::sample(a, options(1), ws.data() + 8, bytes - 8, stream), Error::misaligned_pointer);
   a.scores = nullptr;
   EXPECT_EQ(cuis::sample(a, options(1), ws.data(), bytes, stream), Error::null_pointer);
+  // Nothing launched: the outputs still hold the garbage they started with.
+  CUDA_OK(cudaStreamSynchronize(stream));
+  const std::vector<int64_t> idx = download(d_idx.data(), 3);
+  const cuis::DeviceStatus st = download(d_st.data(), 1)[0];
+  const cuis::DeviceStatus garbage = unwritten_status();
+  int64_t garbage_index = 0;
+  std::memset(static_cast<void*>(&garbage_index), POISON_AB, sizeof garbage_index);
+  EXPECT_EQ(idx, std::vector<int64_t>(3, garbage_index));
+  EXPECT_EQ(std::memcmp(&st, &garbage, sizeof st), 0);
 }
 
 // Captured once, replayed twice: the device-resident RNG offset advances, so
@@ -135,8 +150,16 @@ TEST_F(SamplerGpu, CapturedGraphReplaysWithAdvancingOffset) {
       for (int replay = 0; replay < 2; ++replay) {
         const float mean = replay ? 0.9f : 0.5f;
         CUDA_OK(cudaMemcpyAsync(d_mean.data(), &mean, 4, cudaMemcpyHostToDevice, stream));
+        // Garbage again before each replay: else the warm-up call's output
+        // (the same draws as replay 0) would pass for a replay that wrote nothing.
+        poison(d_idx, POISON_AB);
+        poison(d_w, POISON_AB);
+        poison(d_st, POISON_AB);
         CUDA_OK(cudaGraphLaunch(exec, stream));
         CUDA_OK(cudaStreamSynchronize(stream));
+        cuis::DeviceStatus status = unwritten_status();
+        CUIS_OK(cuis::read_status(d_st.data(), stream, &status));
+        ASSERT_EQ(status.code, Error::success) << "replay " << replay << ": " << cuis::describe(status);
         std::vector<int64_t> idx(b);
         std::vector<float> w(b);
         CUDA_OK(cudaMemcpy(idx.data(), d_idx.data(), b * 8, cudaMemcpyDeviceToHost));
@@ -146,6 +169,9 @@ TEST_F(SamplerGpu, CapturedGraphReplaysWithAdvancingOffset) {
         ro.mean_loss = mean;
         ro.rng.offset = replay * cuis::counters_consumed(n, b, o);
         const Drawn want = ref_sample(s, b, ro);
+        ASSERT_EQ(want.error, Error::success);
+        ASSERT_EQ(want.status.code, Error::success);
+        EXPECT_EQ(status.positive_count, want.status.positive_count) << "replay " << replay;
         EXPECT_EQ(idx, want.indices) << "replay " << replay;
         EXPECT_EQ(w, want.weights) << "replay " << replay;
       }
@@ -176,9 +202,14 @@ TEST_F(SamplerGpu, RngNotAdvancedAndWeightsOptional) {
     CUIS_OK(cuis::sample_workspace_size(n, b, o, &bytes));
     DeviceBuffer<char> ws;
     CUIS_OK(ws.resize(bytes));
+    poison(d_idx, POISON_AB);  // d_idx is reused: else the previous call's draws would stay
+    poison(d_st, POISON_AB);
     cuis::SampleArgs a{d_s.data(), n, nullptr, b, d_idx.data(), nullptr, d_st.data()};
     CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
     CUDA_OK(cudaStreamSynchronize(stream));
+    cuis::DeviceStatus status = unwritten_status();
+    CUIS_OK(cuis::read_status(d_st.data(), stream, &status));
+    ASSERT_EQ(status.code, Error::success) << cuis::describe(status) << " repl " << repl;
     cuis::RngState st{};
     CUDA_OK(cudaMemcpy(&st, d_rng.data(), sizeof st, cudaMemcpyDeviceToHost));
     EXPECT_EQ(st.seed, 9u);
@@ -187,7 +218,9 @@ TEST_F(SamplerGpu, RngNotAdvancedAndWeightsOptional) {
     CUDA_OK(cudaMemcpy(idx.data(), d_idx.data(), b * 8, cudaMemcpyDeviceToHost));
     cuis::SampleOptions ro = options(9, repl, Weighting::biased, 0.5f);
     ro.rng.offset = 123;
-    EXPECT_EQ(idx, ref_sample(s, b, ro).indices);
+    const Drawn want = ref_sample(s, b, ro);
+    ASSERT_EQ(want.error, Error::success);
+    EXPECT_EQ(idx, want.indices);
   }
 }
 

@@ -111,8 +111,16 @@ TEST_F(SamplerGpu, InjectedDrawsAtEveryIntervalEdge) {
       CUIS_OK(cuis::sample_workspace_size(n, draws, o, &bytes));
       DeviceBuffer<char> ws;
       CUIS_OK(ws.resize(bytes));
+      poison(d_idx, POISON_AB);
+      poison(d_st, POISON_AB);
       cuis::SampleArgs a{d_s.data(), n, nullptr, draws, d_idx.data(), nullptr, d_st.data()};
       CUIS_OK(cuis::detail::sample_injected(a, o, d_r1.data(), d_r2.data(), ws.data(), bytes, stream));
+      cuis::DeviceStatus st = unwritten_status();
+      CUIS_OK(cuis::read_status(d_st.data(), stream, &st));
+      const cuis::DeviceStatus want_st = cuis::ref::check_scores(set.scores.data(), n, draws, o);
+      ASSERT_EQ(want_st.code, Error::success) << set.name << " n=" << n;
+      ASSERT_EQ(st.code, Error::success) << set.name << " n=" << n << ": " << cuis::describe(st);
+      EXPECT_EQ(st.positive_count, want_st.positive_count) << set.name << " n=" << n;
       std::vector<int64_t> got(draws);
       CUDA_OK(cudaMemcpy(got.data(), d_idx.data(), draws * 8, cudaMemcpyDeviceToHost));
       EXPECT_EQ(got, want) << set.name << " n=" << n;
@@ -141,10 +149,12 @@ TEST_F(SamplerGpu, UniformIndicesMatchReference) {
   DeviceBuffer<int64_t> d;
   CUIS_OK(d.resize(count));
   DeviceBuffer<cuis::RngState> rng = upload(std::vector<cuis::RngState>{{7, 40}});
+  poison(d, POISON_AB);
   CUIS_OK(cuis::uniform_indices(d.data(), count, n, cuis::RngState{7, 40}, nullptr, false, stream));
-  std::vector<int64_t> want(count);
+  std::vector<int64_t> want(count, -2);
   CUIS_OK(cuis::ref::uniform_indices(want.data(), count, n, cuis::RngState{7, 40}));
   EXPECT_EQ(download(d.data(), count), want);
+  poison(d, POISON_AB);  // else the first call's output would pass for the second's
   CUIS_OK(cuis::uniform_indices(d.data(), count, n, cuis::RngState{}, rng.data(), true, stream));
   EXPECT_EQ(download(d.data(), count), want);  // read from device memory
   EXPECT_EQ(download(rng.data(), 1)[0].offset, 40u + count);
@@ -176,11 +186,14 @@ TEST_F(SamplerGpu, BeyondTwoToThe31) {
   CUIS_OK(cuis::sample_workspace_size(n, b, o, &bytes));
   DeviceBuffer<char> ws;
   CUIS_OK(ws.resize(bytes));
+  poison(d_idx, POISON_AB);
+  poison(d_w, POISON_NAN);
+  poison(d_st, POISON_AB);
   cuis::SampleArgs a{d_s.data(), n, nullptr, b, d_idx.data(), d_w.data(), d_st.data()};
   CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
-  cuis::DeviceStatus st{};
+  cuis::DeviceStatus st = unwritten_status();
   CUIS_OK(cuis::read_status(d_st.data(), stream, &st));
-  ASSERT_EQ(st.code, Error::success);
+  ASSERT_EQ(st.code, Error::success) << cuis::describe(st);
   EXPECT_EQ(st.positive_count, 6u);
   std::vector<int64_t> idx(b);
   std::vector<float> wt(b);

@@ -30,6 +30,7 @@ class SamplerGpu : public Gpu {
   Drawn gpu_sample(const std::vector<float>& scores, int64_t draws, const cuis::SampleOptions& o,
                    const std::vector<int64_t>* ids = nullptr, int shift = 0) {
     Drawn out;
+    out.status = unwritten_status();  // until read back from the device
     std::vector<float> padded(shift, 0.0f);
     padded.insert(padded.end(), scores.begin(), scores.end());
     DeviceBuffer<float> d_scores = upload(padded);
@@ -47,10 +48,11 @@ class SamplerGpu : public Gpu {
     if (out.error != Error::success) return out;
     DeviceBuffer<char> ws;
     EXPECT_EQ(ws.resize(bytes), Error::success);
-    // Outputs start as garbage, so that an output the call fails to write shows.
-    EXPECT_EQ(cudaMemset(d_idx.data(), 0xab, d_idx.bytes()), cudaSuccess);
-    EXPECT_EQ(cudaMemset(d_w.data(), 0xab, d_w.bytes()), cudaSuccess);
-    EXPECT_EQ(cudaMemset(d_status.data(), 0xab, d_status.bytes()), cudaSuccess);
+    // Outputs start as garbage, so that an output the call fails to write
+    // shows: 0xAB bytes, not 0xFF, as -1 is a failed draw's legitimate index.
+    poison(d_idx, POISON_AB);
+    poison(d_w, POISON_AB);
+    poison(d_status, POISON_AB);
     cuis::SampleArgs a{d_scores.data() + shift, n, ids ? d_ids.data() : nullptr, draws, d_idx.data(), d_w.data(),
                        d_status.data()};
     out.error = cuis::sample(a, o, ws.data(), bytes, stream);
@@ -63,16 +65,24 @@ class SamplerGpu : public Gpu {
     return out;
   }
 
-  void expect_same_as_reference(const std::vector<float>& s, int64_t draws, const cuis::SampleOptions& o,
-                                const std::string& what, const std::vector<int64_t>* ids = nullptr, int shift = 0) {
-    const Drawn want = ref_sample(s, draws, o, ids);
-    const Drawn got = gpu_sample(s, draws, o, ids, shift);
+  // A GPU run against the CPU reference's: both calls succeeded, the same
+  // status (code, offending index, positive count), every index and weight bit
+  // for bit (shared arithmetic, fixed order).
+  static void expect_matches_reference(const Drawn& got, const Drawn& want, const std::string& what) {
+    ASSERT_EQ(want.error, Error::success) << what << " (CPU reference)";
     ASSERT_EQ(got.error, Error::success) << what << ": " << cuis::last_error_message();
     EXPECT_EQ(got.status.code, want.status.code) << what;
     EXPECT_EQ(got.status.index, want.status.index) << what;
     EXPECT_EQ(got.status.positive_count, want.status.positive_count) << what;
     EXPECT_EQ(got.indices, want.indices) << what;
-    EXPECT_EQ(got.weights, want.weights) << what;  // bit-identical: shared arithmetic, fixed order
+    EXPECT_EQ(got.weights, want.weights) << what;
+  }
+
+  void expect_same_as_reference(const std::vector<float>& s, int64_t draws, const cuis::SampleOptions& o,
+                                const std::string& what, const std::vector<int64_t>* ids = nullptr, int shift = 0) {
+    const Drawn want = ref_sample(s, draws, o, ids);
+    const Drawn got = gpu_sample(s, draws, o, ids, shift);
+    expect_matches_reference(got, want, what);
   }
 };
 

@@ -36,7 +36,8 @@ struct GeneralPathOnly {
 // For n <= TILE the single-launch path gives every bit the general path gives,
 // with and without replacement: indices, weights, status and the device RNG
 // offset, for every weighting and transform, candidate ids, bad scores, the
-// largest batch it takes, and B = n without replacement.
+// largest batch it takes, and B = n without replacement. Both equal the CPU
+// reference too (so that two runs that both wrote nothing cannot pass).
 TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
   struct Case {
     std::vector<float> scores;
@@ -90,13 +91,17 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(5 * i + 1);
     const std::vector<int64_t>* id_sets[] = {nullptr, &ids};
     for (const std::vector<int64_t>* with : id_sets) {
+      const std::string what = c.what + (with ? " ids" : "");
+      const Drawn want = ref_sample(c.scores, c.draws, c.o, with);
       Drawn general;
       {
         GeneralPathOnly off;
         general = gpu_sample(c.scores, c.draws, c.o, with);
       }
+      expect_matches_reference(general, want, what + " (general path)");
       const Drawn single = gpu_sample(c.scores, c.draws, c.o, with);
-      const std::string what = c.what + (with ? " ids" : "");
+      expect_matches_reference(single, want, what + " (single-launch path)");
+      ASSERT_EQ(general.error, Error::success) << what;
       ASSERT_EQ(single.error, Error::success) << what;
       EXPECT_EQ(single.status.code, general.status.code) << what;
       EXPECT_EQ(std::memcmp(&single.status, &general.status, sizeof single.status), 0) << what;  // every field
@@ -124,8 +129,17 @@ TEST_F(SamplerGpu, SingleTilePathEqualsGeneralPath) {
       DeviceBuffer<char> ws;
       CUIS_OK(ws.resize(bytes));
       CUDA_OK(cudaMemset(ws.data(), 0xab, bytes));
+      poison(d_idx, POISON_AB);
+      poison(d_st, POISON_AB);
       const cuis::SampleArgs a{d_s.data(), 1024, nullptr, 300, d_idx.data(), nullptr, d_st.data()};
       CUIS_OK(cuis::sample(a, o, ws.data(), bytes, stream));
+      cuis::DeviceStatus st = unwritten_status();
+      CUIS_OK(cuis::read_status(d_st.data(), stream, &st));
+      ASSERT_EQ(st.code, Error::success) << cuis::describe(st) << " single " << single << " repl " << repl;
+      // The indices are the reference's at the device RNG state's offset (10).
+      cuis::SampleOptions ro = options(66, repl);
+      ro.rng.offset = 10;
+      EXPECT_EQ(download(d_idx.data(), 300), ref_sample(s, 300, ro).indices) << single << repl;
       std::vector<unsigned char> after_ws(bytes);
       CUDA_OK(cudaMemcpy(after_ws.data(), ws.data(), bytes, cudaMemcpyDeviceToHost));
       EXPECT_EQ(std::all_of(after_ws.begin(), after_ws.end(), [](unsigned char x) { return x == 0xab; }), single)

@@ -4,6 +4,7 @@
 // steps, and its own exact resume.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -11,8 +12,10 @@
 #include "common/gpu_fixture.h"
 #include "common/train_data.h"
 #include "cuis/nn/checkpoint.h"
+#include "cuis/sampler/reference.h"
 #include "cuis/trainer.h"
 #include "reference_draws.h"
+#include "train/trainer_common.h"
 #include "train/trainer_state.h"
 
 namespace {
@@ -33,6 +36,36 @@ std::unique_ptr<cuis::Trainer> cuda_trainer(const cuis::TrainConfig& c) {
   std::unique_ptr<cuis::Trainer> t;
   EXPECT_EQ(cuis::make_cuda_trainer(c, &data(), &t), Error::success) << cuis::last_error_message();
   return t;
+}
+
+// Host outputs start as values no call writes, so that an output a call
+// leaves alone cannot compare equal (or close) to the other engine's.
+cuis::TrainerStats unwritten_stats() {
+  cuis::TrainerStats s;
+  s.step = ~uint64_t{0};
+  s.batch_loss = s.mean_loss = s.tau = NAN;
+  return s;
+}
+cuis::StepRecord unwritten_record(int64_t sentinel) {
+  cuis::StepRecord r;
+  r.step = ~uint64_t{0};
+  r.candidates = {sentinel};
+  r.scores = {NAN};
+  r.indices = {sentinel};
+  r.weights = {NAN};
+  return r;
+}
+
+// Independently known values for t's last step (step `step`, after which
+// `stats_before` were the running numbers): its candidates are the reference's
+// uniform draws (or the whole set), its batch the first uniform draws (weight
+// 1) or, by importance, the CPU reference sampler's draws from the step's own
+// candidate scores, bit for bit (as tests/train/reference_draws.h checks).
+void expect_last_step_is_reference(cuis::Trainer& t, const cuis::TrainConfig& c, uint64_t step,
+                                   const cuis::TrainerStats& stats_before, const std::string& what) {
+  cuis::StepRecord r = unwritten_record(-7);
+  ASSERT_EQ(t.last_step(&r), Error::success) << what << ": " << cuis::last_error_message();
+  expect_step_is_reference(r, c, data().train.rows, step, stats_before.mean_loss, what);
 }
 
 // The main network as t saves it (the files are removed again).
@@ -63,21 +96,29 @@ void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
   ASSERT_TRUE(gpu);
   const std::string path = ::testing::TempDir() + "cuis_gpu_agree";
   for (int i = 0; i < steps; ++i) {
-    cuis::TrainerStats before;
+    cuis::TrainerStats before = unwritten_stats();
     CUIS_OK(gpu->stats(&before));
+    EXPECT_EQ(before.step, static_cast<uint64_t>(i));
     CUIS_OK(gpu->save(path));
     std::unique_ptr<cuis::Trainer> cpu;
     CUIS_OK(cuis::make_cpu_trainer(c, &data(), &cpu));
     CUIS_OK(cpu->load(path));
     CUIS_OK(gpu->step());
     CUIS_OK(cpu->step());
-    cuis::TrainerStats a, b;
-    CUIS_OK(gpu->stats(&a));
+    cuis::TrainerStats a = unwritten_stats(), b = unwritten_stats();
+    CUIS_OK(gpu->stats(&a));  // also the CUDA engine's device status: a failed stage is an error here
     CUIS_OK(cpu->stats(&b));
-    cuis::StepRecord g, h;
+    EXPECT_EQ(a.step, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(b.step, static_cast<uint64_t>(i + 1));
+    cuis::StepRecord g = unwritten_record(-7), h = unwritten_record(-8);
     CUIS_OK(gpu->last_step(&g));
     CUIS_OK(cpu->last_step(&h));
     EXPECT_EQ(g.step, static_cast<uint64_t>(i));
+    EXPECT_EQ(h.step, static_cast<uint64_t>(i));
+    ASSERT_EQ(g.indices.size(), static_cast<size_t>(c.batch)) << "step " << i;
+    ASSERT_EQ(h.indices.size(), static_cast<size_t>(c.batch)) << "step " << i;
+    ASSERT_EQ(g.weights.size(), static_cast<size_t>(c.batch)) << "step " << i;
+    ASSERT_EQ(h.weights.size(), static_cast<size_t>(c.batch)) << "step " << i;
     EXPECT_EQ(a.importance, b.importance) << "step " << i;
     EXPECT_EQ(g.candidates, h.candidates) << "step " << i;
     ASSERT_EQ(g.scores.size(), h.scores.size());
@@ -125,12 +166,13 @@ TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
     CUIS_OK(gpu->step());
     CUIS_OK(cpu->step());
   }
-  cuis::TrainerStats a, b;
+  cuis::TrainerStats a = unwritten_stats(), b = unwritten_stats();
   CUIS_OK(gpu->stats(&a));
   CUIS_OK(cpu->stats(&b));
   EXPECT_EQ(a.step, 5u);
+  EXPECT_EQ(b.step, 5u);
   EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-4 * b.mean_loss);
-  double gl = 0, ge = 0, cl = 0, ce = 0;
+  double gl = NAN, ge = NAN, cl = NAN, ce = NAN;
   CUIS_OK(gpu->evaluate(true, &gl, &ge));
   CUIS_OK(cpu->evaluate(true, &cl, &ce));
   EXPECT_NEAR(gl, cl, 1e-4 * cl);
@@ -143,18 +185,27 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
     std::unique_ptr<cuis::Trainer> straight = cuda_trainer(config(s)), first = cuda_trainer(config(s)),
                                    resumed = cuda_trainer(config(s));
     ASSERT_TRUE(straight && first && resumed);
-    double before = 0, after = 0, err = 0;
+    double before = NAN, after = NAN, err = NAN;
     CUIS_OK(straight->evaluate(false, &before, &err));
     for (int i = 0; i < 12; ++i) CUIS_OK(straight->step());
-    cuis::TrainerStats st;
+    cuis::TrainerStats st = unwritten_stats();
     CUIS_OK(straight->stats(&st));
+    EXPECT_EQ(st.step, 12u);
     EXPECT_EQ(st.importance, s != cuis::SamplerKind::uniform);
+    err = NAN;
     CUIS_OK(straight->evaluate(false, &after, &err));
     EXPECT_LT(after, before) << cuis::sampler_name(s);
+    EXPECT_TRUE(err >= 0.0 && err <= 1.0) << err;
     for (int i = 0; i < 6; ++i) CUIS_OK(first->step());
     CUIS_OK(first->save(path));
     CUIS_OK(resumed->load(path));
-    for (int i = 0; i < 6; ++i) CUIS_OK(resumed->step());
+    for (int i = 0; i < 5; ++i) CUIS_OK(resumed->step());
+    cuis::TrainerStats mid = unwritten_stats();
+    CUIS_OK(resumed->stats(&mid));
+    EXPECT_EQ(mid.step, 11u);
+    CUIS_OK(resumed->step());
+    // The resumed run's last step from its restored RNG offsets and mean loss.
+    expect_last_step_is_reference(*resumed, config(s), 11, mid, std::string("resumed ") + cuis::sampler_name(s));
     EXPECT_EQ(saved(*straight, "cuis_gpu_straight").params, saved(*resumed, "cuis_gpu_resumed").params)
         << cuis::sampler_name(s);
     for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
@@ -179,18 +230,35 @@ TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
     without.cuda_graph = false;
     std::unique_ptr<cuis::Trainer> a = cuda_trainer(with), b = cuda_trainer(without);
     ASSERT_TRUE(a && b);
-    for (int i = 0; i < 9; ++i) {
+    for (int i = 0; i < 8; ++i) {
       CUIS_OK(a->step());
       CUIS_OK(b->step());
     }
-    cuis::TrainerStats sa, sb;
-    CUIS_OK(a->stats(&sa));
+    cuis::TrainerStats mid = unwritten_stats();
+    CUIS_OK(a->stats(&mid));
+    EXPECT_EQ(mid.step, 8u) << what;
+    CUIS_OK(a->step());
+    CUIS_OK(b->step());
+    cuis::TrainerStats sa = unwritten_stats(), sb = unwritten_stats();
+    CUIS_OK(a->stats(&sa));  // also the device status of every step: a failed stage is an error here
     CUIS_OK(b->stats(&sb));
     EXPECT_EQ(sa.step, 9u);
     EXPECT_EQ(sa.step, sb.step);
     EXPECT_EQ(sa.mean_loss, sb.mean_loss) << what;
     EXPECT_EQ(sa.tau, sb.tau) << what;
     EXPECT_EQ(saved(*a, "cuis_gpu_graph").params, saved(*b, "cuis_gpu_plain").params) << what;
+    // The replayed step against independently known values, and the plain
+    // step's record equal to the replayed one's, bit for bit.
+    expect_last_step_is_reference(*a, with, 8, mid, what + " replayed");
+    cuis::StepRecord ra = unwritten_record(-7), rb = unwritten_record(-8);
+    CUIS_OK(a->last_step(&ra));
+    CUIS_OK(b->last_step(&rb));
+    EXPECT_EQ(ra.step, rb.step) << what;
+    EXPECT_EQ(ra.importance, rb.importance) << what;
+    EXPECT_EQ(ra.candidates, rb.candidates) << what;
+    EXPECT_EQ(ra.scores, rb.scores) << what;
+    EXPECT_EQ(ra.indices, rb.indices) << what;
+    EXPECT_EQ(ra.weights, rb.weights) << what;
   }
 }
 
@@ -223,9 +291,16 @@ TEST_F(TrainerGpu, PredictorHistoriesMatchCpuEngine) {
   CUIS_OK(gpu->save(path + ".g"));
   CUIS_OK(cpu->save(path + ".c"));
   cuis::detail::LoopState g, h;
+  g.seen = {-1};
+  h.seen = {-2};
+  g.history = {NAN};
+  h.history = {NAN, NAN};
   CUIS_OK(cuis::detail::read_loop_state(path + ".g.trainer", &g));
   CUIS_OK(cuis::detail::read_loop_state(path + ".c.trainer", &h));
+  EXPECT_EQ(g.stats.step, 20u);
+  EXPECT_EQ(h.stats.step, 20u);
   EXPECT_EQ(g.seen, h.seen);
+  EXPECT_TRUE(std::any_of(h.seen.begin(), h.seen.end(), [](int32_t n) { return n > 0; })) << "no row seen";
   ASSERT_EQ(g.history.size(), h.history.size());
   int64_t differing = 0;
   for (size_t i = 0; i < g.history.size(); ++i)
@@ -245,6 +320,9 @@ TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
   ASSERT_TRUE(source);
   for (int i = 0; i < 4; ++i) CUIS_OK(source->step());
   CUIS_OK(source->save(path));
+  cuis::Checkpoint loaded;
+  CUIS_OK(cuis::read_checkpoint(path, &loaded));
+  EXPECT_EQ(loaded.step, 4u);
   cuis::Checkpoint after[2];
   for (bool graph : {true, false}) {
     cuis::TrainConfig c = config(cuis::SamplerKind::loss);
@@ -253,9 +331,16 @@ TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
     ASSERT_TRUE(t);
     for (int i = 0; i < 3; ++i) CUIS_OK(t->step());  // eager, captured, replayed
     CUIS_OK(t->load(path));
-    for (int i = 0; i < 5; ++i) CUIS_OK(t->step());
+    for (int i = 0; i < 4; ++i) CUIS_OK(t->step());
+    cuis::TrainerStats mid = unwritten_stats();
+    CUIS_OK(t->stats(&mid));
+    EXPECT_EQ(mid.step, 8u);  // the checkpoint's 4, then 4
+    CUIS_OK(t->step());
+    expect_last_step_is_reference(*t, c, 8, mid, graph ? "graph" : "plain");
     after[graph] = saved(*t, "cuis_gpu_reloaded");
     EXPECT_EQ(after[graph].optimizer.lr, 0.05f);
+    EXPECT_EQ(after[graph].step, 9u);
+    EXPECT_NE(after[graph].params, loaded.params) << "the steps after load() changed nothing";
   }
   EXPECT_EQ(after[0].params, after[1].params);
   for (const char* suffix : {"", ".trainer"}) std::remove((path + suffix).c_str());
