@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/cuda_check.h"
+#include "core/cuda_handles.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/sampler.h"
@@ -23,6 +24,8 @@ using detail::set_error;
 
 namespace {
 
+using detail::GraphHolder;
+using detail::StreamHolder;
 using kernels::LOOP_THREADS;
 using kernels::LoopDevice;
 
@@ -36,28 +39,6 @@ Error upload(DeviceBuffer<T>* d, const std::vector<T>& h) {
 unsigned blocks(int64_t n) {
   return static_cast<unsigned>(std::min<int64_t>(1024, (n + LOOP_THREADS - 1) / LOOP_THREADS));
 }
-
-// Owns the engine's stream; declared first in CudaTrainer so that it is
-// destroyed last, after the networks whose cuBLAS handles are bound to it.
-struct StreamHolder {
-  cudaStream_t stream = nullptr;
-  ~StreamHolder() {
-    if (stream) cudaStreamDestroy(stream);
-  }
-};
-
-// The captured step. Its kernels read the loop state from device memory, but
-// the networks' optimizer settings are captured by value: load() drops it.
-struct GraphHolder {
-  cudaGraphExec_t exec = nullptr;
-  explicit operator bool() const { return exec != nullptr; }
-  operator cudaGraphExec_t() const { return exec; }
-  void reset() {
-    if (exec) cudaGraphExecDestroy(exec);
-    exec = nullptr;
-  }
-  ~GraphHolder() { reset(); }
-};
 
 class CudaTrainer final : public Trainer {
  public:
@@ -381,7 +362,8 @@ class CudaTrainer final : public Trainer {
   DeviceBuffer<LoopDevice> m_loop;
   DeviceBuffer<DeviceStatus> m_sample_status, m_score_status, m_first_error;
   DeviceBuffer<char> m_ws;
-  GraphHolder m_graph;  // last: destroyed first
+  GraphHolder m_graph;  // last: destroyed first. Its kernels read the loop state from device memory, but
+                        // the networks' optimizer settings are captured by value: load() drops it.
 };
 
 }  // namespace
