@@ -119,7 +119,11 @@ void BM_TrainStep(benchmark::State& state) {
   const int64_t batch = state.range(0);
   Setup s;
   if (!make(batch, &s, state)) return;
-  for (int k = 0; k < 3; ++k) s.mlp.train_step(batch_at(s, batch, k), g_stream);
+  for (int k = 0; k < 3; ++k)
+    if (s.mlp.train_step(batch_at(s, batch, k), g_stream) != cuis::Error::success) {
+      state.SkipWithError(cuis::last_error_message().c_str());
+      return;
+    }
   time_steps(state, batch,
              [&](int k) { return s.mlp.train_step(batch_at(s, batch, k), g_stream) == cuis::Error::success; });
 }

@@ -7,7 +7,7 @@
 namespace cuis {
 
 // Every public call returns one of these; none of them ever exits or aborts.
-enum class Error : int32_t {
+enum class [[nodiscard]] Error : int32_t {
   success = 0,
   // Host-side argument checks (returned at once, nothing launched).
   null_pointer,

@@ -28,7 +28,8 @@ double batch_loss(const cuis::ref::Mlp& m, const Data& d, const std::vector<int6
     m.forward(d.x.data() + idx[j] * in, 1, &out);
     float loss = 0.0f;
     if (m.shape().loss == cuis::LossKind::cross_entropy) {
-      cuis::ref::cross_entropy_row(out.data(), classes, d.labels[idx[j]], 1.0f, &loss, nullptr, nullptr);
+      EXPECT_EQ(cuis::ref::cross_entropy_row(out.data(), classes, d.labels[idx[j]], 1.0f, &loss, nullptr, nullptr),
+                cuis::Error::success);
     } else {
       loss = (out[0] - d.targets[idx[j]]) * (out[0] - d.targets[idx[j]]);
     }
