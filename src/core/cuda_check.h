@@ -18,6 +18,11 @@ inline Error cuda_failure(cudaError_t e, const char* what, const char* file, int
                              cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
 }
 
+// success when a CUDA device is usable; otherwise Error::no_device with a
+// message naming `api` and the CPU alternative. Called first by every GPU
+// entry point; after the first success it costs one atomic load.
+Error require_device(const char* api);
+
 }  // namespace detail
 }  // namespace cuis
 

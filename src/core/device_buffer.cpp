@@ -11,6 +11,7 @@ namespace cuis {
 namespace detail {
 
 Error device_alloc(void** ptr, size_t bytes) {
+  CUIS_TRY(require_device("DeviceBuffer::resize"));
   CUIS_CUDA_TRY(cudaMalloc(ptr, bytes));
   return set_error(Error::success, "");
 }

@@ -45,6 +45,7 @@ unsigned long long* bad_row_slot(DeviceStatus* s) { return reinterpret_cast<unsi
 }  // namespace
 
 Error cross_entropy(const CrossEntropyArgs& a, cudaStream_t stream) {
+  CUIS_TRY(detail::require_device("cross_entropy"));
   if (a.rows <= 0) return set_error(Error::empty_input, "cross_entropy: rows must be positive");
   if (a.classes <= 0) return set_error(Error::shape_mismatch, "cross_entropy: classes must be positive");
   if (!a.logits || !a.labels || !a.status)
@@ -62,6 +63,7 @@ Error cross_entropy(const CrossEntropyArgs& a, cudaStream_t stream) {
 }
 
 Error squared_error(const SquaredErrorArgs& a, cudaStream_t stream) {
+  CUIS_TRY(detail::require_device("squared_error"));
   if (a.rows <= 0) return set_error(Error::empty_input, "squared_error: rows must be positive");
   if (!a.prediction || !a.target || !a.status)
     return set_error(Error::null_pointer, "squared_error: prediction, target and status are required");

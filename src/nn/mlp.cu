@@ -21,6 +21,7 @@ Mlp::Mlp(Mlp&&) noexcept = default;
 Mlp& Mlp::operator=(Mlp&&) noexcept = default;
 
 Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed, Math math) {
+  CUIS_TRY(detail::require_device("Mlp::init"));
   CUIS_TRY(validate_shape(shape));
   if (math != Math::fp32 && math != Math::tf32) return set_error(Error::invalid_argument, "math must be fp32 or tf32");
   CUIS_TRY(validate_optimizer(opt));

@@ -246,6 +246,7 @@ Error sample_injected(const SampleArgs& a, const SampleOptions& o, const u128* d
 }  // namespace detail
 
 Error sample_workspace_size(int64_t n, int64_t num_draws, const SampleOptions& o, size_t* bytes) {
+  CUIS_TRY(detail::require_device("sample_workspace_size"));
   if (!bytes) return detail::set_error(Error::null_pointer, "bytes must not be null");
   if (const Error e = detail::validate_sizes(n, num_draws, o); e != Error::success) return e;
   detail::Layout l;
@@ -255,6 +256,7 @@ Error sample_workspace_size(int64_t n, int64_t num_draws, const SampleOptions& o
 }
 
 Error sample(const SampleArgs& a, const SampleOptions& o, void* ws, size_t ws_bytes, cudaStream_t stream) {
+  CUIS_TRY(detail::require_device("sample"));
   detail::Layout l;
   if (const Error e = detail::check_args(a, o, ws, ws_bytes, &l); e != Error::success) return e;
   const Error e = o.replacement
@@ -275,6 +277,7 @@ __global__ void advance_rng_kernel(RngState* rng, uint64_t by) { rng->offset += 
 
 Error uniform_indices(int64_t* d_out, int64_t count, int64_t n, RngState rng, RngState* d_rng, bool advance,
                       cudaStream_t stream) {
+  CUIS_TRY(detail::require_device("uniform_indices"));
   if (!d_out) return detail::set_error(Error::null_pointer, "uniform_indices: out must not be null");
   if (count <= 0 || n <= 0) return detail::set_error(Error::empty_input, "uniform_indices: count and n must be positive");
   unsigned grid = 0;
@@ -289,6 +292,7 @@ Error uniform_indices(int64_t* d_out, int64_t count, int64_t n, RngState rng, Rn
 }
 
 Error read_status(const DeviceStatus* d_status, cudaStream_t stream, DeviceStatus* out) {
+  CUIS_TRY(detail::require_device("read_status"));
   if (!d_status || !out) return detail::set_error(Error::null_pointer, "status pointers must not be null");
   CUIS_CUDA_TRY(cudaMemcpyAsync(out, d_status, sizeof(DeviceStatus), cudaMemcpyDeviceToHost, stream));
   CUIS_CUDA_TRY(cudaStreamSynchronize(stream));

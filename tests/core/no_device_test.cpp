@@ -1,0 +1,74 @@
+// Without a CUDA device every GPU entry point returns Error::no_device with a
+// message for people (code that falls back to the CPU reference tests for
+// no_device), never cuda_error with an internal path. Skipped where a device
+// is present.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "cuis/data.h"
+#include "cuis/device_buffer.h"
+#include "cuis/mlp.h"
+#include "cuis/nn/loss.h"
+#include "cuis/sampler.h"
+#include "cuis/trainer.h"
+
+namespace {
+
+using cuis::Error;
+
+bool device_present() {
+  int count = 0;
+  const bool present = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  (void)cudaGetLastError();
+  return present;
+}
+
+void expect_no_device(Error e, const char* call) {
+  EXPECT_EQ(e, Error::no_device) << call << ": " << cuis::last_error_message();
+  const std::string m = cuis::last_error_message();
+  EXPECT_NE(m.find("no usable CUDA device"), std::string::npos) << call << ": " << m;
+  EXPECT_NE(m.find("CPU reference"), std::string::npos) << call << ": " << m;
+  EXPECT_EQ(m.find(".cu:"), std::string::npos) << call << ": an internal path: " << m;
+}
+
+TEST(NoDevice, EveryGpuEntryPointSaysSo) {
+  if (device_present()) GTEST_SKIP() << "a CUDA device is present";
+  cuis::SampleOptions o;
+  size_t bytes = 0;
+  expect_no_device(cuis::sample_workspace_size(1000, 10, o, &bytes), "sample_workspace_size");
+  float scores[4] = {1, 2, 3, 4};
+  int64_t idx[2];
+  float w[2];
+  cuis::DeviceStatus st{};
+  const cuis::SampleArgs a{scores, 4, nullptr, 2, idx, w, &st};
+  char ws[64];
+  expect_no_device(cuis::sample(a, o, ws, sizeof ws, nullptr), "sample");
+  expect_no_device(cuis::uniform_indices(idx, 2, 10, cuis::RngState{}, nullptr, false, nullptr), "uniform_indices");
+  expect_no_device(cuis::read_status(&st, nullptr, &st), "read_status");
+  cuis::CrossEntropyArgs ce;
+  ce.rows = 1;
+  ce.classes = 2;
+  expect_no_device(cuis::cross_entropy(ce, nullptr), "cross_entropy");
+  cuis::SquaredErrorArgs se;
+  se.rows = 1;
+  expect_no_device(cuis::squared_error(se, nullptr), "squared_error");
+  cuis::Mlp net;
+  expect_no_device(net.init({{4, 8, 2}, cuis::Activation::relu, cuis::LossKind::cross_entropy}, cuis::OptimizerConfig{},
+                            16, 1),
+                   "Mlp::init");
+  cuis::DeviceBuffer<float> buf;
+  expect_no_device(buf.resize(16), "DeviceBuffer::resize");
+  const cuis::DataSplit data = cuis::synthetic_data(256, 64, 8, 3, 1);
+  cuis::TrainConfig c;
+  c.hidden = {8};
+  c.batch = 16;
+  c.presample = 32;
+  std::unique_ptr<cuis::Trainer> t;
+  EXPECT_EQ(cuis::make_cuda_trainer(c, &data, &t), Error::no_device) << cuis::last_error_message();
+  EXPECT_FALSE(t);
+}
+
+}  // namespace
