@@ -36,8 +36,9 @@ enum class [[nodiscard]] Error : int32_t {
   corrupt_data,          // a dataset file that is truncated, corrupt or lying
   // Runtime errors.
   cuda_error,
-  out_of_memory,
-  no_device,
+  out_of_memory,         // device or host memory
+  no_device,             // no usable CUDA device: the CPU reference (cuis::ref) runs without one
+  internal_error,        // an unexpected exception from the standard library, caught at the API edge
 };
 
 // A short English name for the code, e.g. "NaN score".

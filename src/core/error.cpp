@@ -33,8 +33,9 @@ const char* error_string(Error e) {
     case Error::corrupt_checkpoint: return "corrupt checkpoint";
     case Error::corrupt_data: return "corrupt data file";
     case Error::cuda_error: return "CUDA error";
-    case Error::out_of_memory: return "out of device memory";
+    case Error::out_of_memory: return "out of memory";
     case Error::no_device: return "no CUDA device";
+    case Error::internal_error: return "internal error";
   }
   return "unknown error";
 }

@@ -21,58 +21,61 @@ Mlp::Mlp(Mlp&&) noexcept = default;
 Mlp& Mlp::operator=(Mlp&&) noexcept = default;
 
 Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed, Math math) {
-  CUIS_TRY(detail::require_device("Mlp::init"));
-  CUIS_TRY(validate_shape(shape));
-  if (math != Math::fp32 && math != Math::tf32) return set_error(Error::invalid_argument, "math must be fp32 or tf32");
-  CUIS_TRY(validate_optimizer(opt));
-  if (max_batch < 1 || max_batch > (int64_t{1} << 24))
-    return set_error(Error::invalid_argument, "max_batch must be in [1, 2^24]");
-  auto impl = std::make_unique<Impl>();
-  Impl& d = *impl;
-  d.shape = shape;
-  d.opt = opt;
-  d.layers = param_layout(shape);
-  d.max_batch = max_batch;
-  int64_t act_total = 0;
-  int32_t widest = 0;
-  for (int32_t size : shape.sizes) {
-    d.act_offset.push_back(act_total);
-    act_total += max_batch * size;
-    widest = std::max(widest, size);
-  }
-  const std::vector<float> p = init_params(shape, seed);
-  const int64_t n = static_cast<int64_t>(p.size());
-  CUIS_TRY(d.params.resize(n));
-  CUIS_TRY(d.grads.resize(n));
-  CUIS_TRY(d.state.resize(optimizer_state_count(opt.kind, n)));
-  CUIS_TRY(d.acts.resize(act_total));
-  CUIS_TRY(d.delta[0].resize(max_batch * widest));
-  CUIS_TRY(d.delta[1].resize(max_batch * widest));
-  CUIS_TRY(d.ones.resize(max_batch));
-  CUIS_TRY(d.batch_targets.resize(max_batch));
-  CUIS_TRY(d.loss_tmp.resize(max_batch));
-  CUIS_TRY(d.batch_labels.resize(max_batch));
-  CUIS_TRY(d.correct.resize(max_batch));
-  CUIS_TRY(d.blas_ws.resize(BLAS_WORKSPACE));
-  CUIS_TRY(d.flags.resize(1));
-  CUIS_TRY(d.step.resize(1));
-  CUIS_TRY(d.status.resize(1));
-  CUIS_TRY(d.eval_status.resize(1));
-  CUIS_BLAS_TRY(cublasCreate(&d.blas));
-  CUIS_BLAS_TRY(cublasSetWorkspace(d.blas, d.blas_ws.data(), BLAS_WORKSPACE));
-  CUIS_BLAS_TRY(cublasSetMathMode(d.blas, math == Math::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  const std::vector<float> ones(max_batch, 1.0f);
-  const kernels::StepState zero_step{0, 0.0, 0.0, 0, 0};
-  const DeviceStatus ok{Error::success, 0, -1, 0.0f, 0.0f, 0};
-  CUIS_CUDA_TRY(cudaMemcpy(d.params.data(), p.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  CUIS_CUDA_TRY(cudaMemset(d.state.data(), 0, d.state.bytes()));
-  CUIS_CUDA_TRY(cudaMemset(d.grads.data(), 0, d.grads.bytes()));
-  CUIS_CUDA_TRY(cudaMemcpy(d.ones.data(), ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
-  CUIS_CUDA_TRY(cudaMemcpy(d.step.data(), &zero_step, sizeof zero_step, cudaMemcpyHostToDevice));
-  CUIS_CUDA_TRY(cudaMemcpy(d.status.data(), &ok, sizeof ok, cudaMemcpyHostToDevice));
-  CUIS_CUDA_TRY(cudaDeviceSynchronize());  // the memsets and staged copies are done before any stream uses them
-  m = std::move(impl);
-  return set_error(Error::success, "");
+  return detail::guarded("Mlp::init", [&]() -> Error {
+    CUIS_TRY(detail::require_device("Mlp::init"));
+    CUIS_TRY(validate_shape(shape));
+    if (math != Math::fp32 && math != Math::tf32)
+      return set_error(Error::invalid_argument, "math must be fp32 or tf32");
+    CUIS_TRY(validate_optimizer(opt));
+    if (max_batch < 1 || max_batch > (int64_t{1} << 24))
+      return set_error(Error::invalid_argument, "max_batch must be in [1, 2^24]");
+    auto impl = std::make_unique<Impl>();
+    Impl& d = *impl;
+    d.shape = shape;
+    d.opt = opt;
+    d.layers = param_layout(shape);
+    d.max_batch = max_batch;
+    int64_t act_total = 0;
+    int32_t widest = 0;
+    for (int32_t size : shape.sizes) {
+      d.act_offset.push_back(act_total);
+      act_total += max_batch * size;
+      widest = std::max(widest, size);
+    }
+    const std::vector<float> p = init_params(shape, seed);
+    const int64_t n = static_cast<int64_t>(p.size());
+    CUIS_TRY(d.params.resize(n));
+    CUIS_TRY(d.grads.resize(n));
+    CUIS_TRY(d.state.resize(optimizer_state_count(opt.kind, n)));
+    CUIS_TRY(d.acts.resize(act_total));
+    CUIS_TRY(d.delta[0].resize(max_batch * widest));
+    CUIS_TRY(d.delta[1].resize(max_batch * widest));
+    CUIS_TRY(d.ones.resize(max_batch));
+    CUIS_TRY(d.batch_targets.resize(max_batch));
+    CUIS_TRY(d.loss_tmp.resize(max_batch));
+    CUIS_TRY(d.batch_labels.resize(max_batch));
+    CUIS_TRY(d.correct.resize(max_batch));
+    CUIS_TRY(d.blas_ws.resize(BLAS_WORKSPACE));
+    CUIS_TRY(d.flags.resize(1));
+    CUIS_TRY(d.step.resize(1));
+    CUIS_TRY(d.status.resize(1));
+    CUIS_TRY(d.eval_status.resize(1));
+    CUIS_BLAS_TRY(cublasCreate(&d.blas));
+    CUIS_BLAS_TRY(cublasSetWorkspace(d.blas, d.blas_ws.data(), BLAS_WORKSPACE));
+    CUIS_BLAS_TRY(cublasSetMathMode(d.blas, math == Math::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    const std::vector<float> ones(max_batch, 1.0f);
+    const kernels::StepState zero_step{0, 0.0, 0.0, 0, 0};
+    const DeviceStatus ok{Error::success, 0, -1, 0.0f, 0.0f, 0};
+    CUIS_CUDA_TRY(cudaMemcpy(d.params.data(), p.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    CUIS_CUDA_TRY(cudaMemset(d.state.data(), 0, d.state.bytes()));
+    CUIS_CUDA_TRY(cudaMemset(d.grads.data(), 0, d.grads.bytes()));
+    CUIS_CUDA_TRY(cudaMemcpy(d.ones.data(), ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
+    CUIS_CUDA_TRY(cudaMemcpy(d.step.data(), &zero_step, sizeof zero_step, cudaMemcpyHostToDevice));
+    CUIS_CUDA_TRY(cudaMemcpy(d.status.data(), &ok, sizeof ok, cudaMemcpyHostToDevice));
+    CUIS_CUDA_TRY(cudaDeviceSynchronize());  // the memsets and staged copies are done before any stream uses them
+    m = std::move(impl);
+    return set_error(Error::success, "");
+  });
 }
 
 Error Mlp::train_step(const TrainBatch& b, cudaStream_t s) {
@@ -136,40 +139,42 @@ Error Mlp::predict(const float* data, int64_t rows, const int64_t* indices, int6
 
 Error Mlp::evaluate(const float* data, int64_t rows, const int32_t* labels, const float* targets, double* mean_loss,
                     double* error_rate, cudaStream_t s) {
-  if (!m) return set_error(Error::invalid_argument, "evaluate: the model is not initialised");
-  Impl& d = *m;
-  CUIS_TRY(d.check_data(data, rows, labels, targets));
-  if (!mean_loss) return set_error(Error::null_pointer, "evaluate: mean_loss is required");
-  CUIS_TRY(d.bind(s));
-  labels = d.used(labels);
-  targets = d.used(targets);
-  const bool ce = d.shape.loss == LossKind::cross_entropy;
-  std::vector<float> loss(d.max_batch);
-  std::vector<int32_t> correct(d.max_batch);
-  double total = 0.0;
-  int64_t right = 0;
-  for (int64_t first = 0; first < rows; first += d.max_batch) {
-    const int64_t n = std::min(d.max_batch, rows - first);
-    CUIS_CUDA_TRY(cudaMemsetAsync(d.flags.data(), 0xFF, sizeof(kernels::BatchFlags), s));
-    CUIS_TRY(d.gather(data, rows, labels, targets, nullptr, nullptr, first, n, s));
-    CUIS_TRY(d.forward(n, s));
-    CUIS_TRY(d.loss(n, nullptr, 1.0f, d.loss_tmp.data(), nullptr, false, ce ? d.correct.data() : nullptr, first, s));
-    DeviceStatus st{};
-    CUIS_TRY(
-        d.status_kernel(data, rows, labels, targets, nullptr, nullptr, first, false, d.eval_status.data(), false, s));
-    CUIS_CUDA_TRY(cudaMemcpyAsync(&st, d.eval_status.data(), sizeof st, cudaMemcpyDeviceToHost, s));
-    CUIS_CUDA_TRY(cudaMemcpyAsync(loss.data(), d.loss_tmp.data(), n * sizeof(float), cudaMemcpyDeviceToHost, s));
-    if (ce) CUIS_CUDA_TRY(cudaMemcpyAsync(correct.data(), d.correct.data(), n * 4, cudaMemcpyDeviceToHost, s));
-    CUIS_CUDA_TRY(cudaStreamSynchronize(s));
-    if (st.code != Error::success) return set_error(st.code, "evaluate: " + describe(st));
-    for (int64_t i = 0; i < n; ++i) {
-      total += loss[i];
-      if (ce) right += correct[i];
+  return detail::guarded("Mlp::evaluate", [&]() -> Error {
+    if (!m) return set_error(Error::invalid_argument, "evaluate: the model is not initialised");
+    Impl& d = *m;
+    CUIS_TRY(d.check_data(data, rows, labels, targets));
+    if (!mean_loss) return set_error(Error::null_pointer, "evaluate: mean_loss is required");
+    CUIS_TRY(d.bind(s));
+    labels = d.used(labels);
+    targets = d.used(targets);
+    const bool ce = d.shape.loss == LossKind::cross_entropy;
+    std::vector<float> loss(d.max_batch);
+    std::vector<int32_t> correct(d.max_batch);
+    double total = 0.0;
+    int64_t right = 0;
+    for (int64_t first = 0; first < rows; first += d.max_batch) {
+      const int64_t n = std::min(d.max_batch, rows - first);
+      CUIS_CUDA_TRY(cudaMemsetAsync(d.flags.data(), 0xFF, sizeof(kernels::BatchFlags), s));
+      CUIS_TRY(d.gather(data, rows, labels, targets, nullptr, nullptr, first, n, s));
+      CUIS_TRY(d.forward(n, s));
+      CUIS_TRY(d.loss(n, nullptr, 1.0f, d.loss_tmp.data(), nullptr, false, ce ? d.correct.data() : nullptr, first, s));
+      DeviceStatus st{};
+      CUIS_TRY(
+          d.status_kernel(data, rows, labels, targets, nullptr, nullptr, first, false, d.eval_status.data(), false, s));
+      CUIS_CUDA_TRY(cudaMemcpyAsync(&st, d.eval_status.data(), sizeof st, cudaMemcpyDeviceToHost, s));
+      CUIS_CUDA_TRY(cudaMemcpyAsync(loss.data(), d.loss_tmp.data(), n * sizeof(float), cudaMemcpyDeviceToHost, s));
+      if (ce) CUIS_CUDA_TRY(cudaMemcpyAsync(correct.data(), d.correct.data(), n * 4, cudaMemcpyDeviceToHost, s));
+      CUIS_CUDA_TRY(cudaStreamSynchronize(s));
+      if (st.code != Error::success) return set_error(st.code, "evaluate: " + describe(st));
+      for (int64_t i = 0; i < n; ++i) {
+        total += loss[i];
+        if (ce) right += correct[i];
+      }
     }
-  }
-  *mean_loss = total / static_cast<double>(rows);
-  if (error_rate) *error_rate = ce ? 1.0 - static_cast<double>(right) / static_cast<double>(rows) : 0.0;
-  return set_error(Error::success, "");
+    *mean_loss = total / static_cast<double>(rows);
+    if (error_rate) *error_rate = ce ? 1.0 - static_cast<double>(right) / static_cast<double>(rows) : 0.0;
+    return set_error(Error::success, "");
+  });
 }
 
 const DeviceStatus* Mlp::status() const { return m ? m->status.data() : nullptr; }
@@ -180,52 +185,62 @@ const MlpShape& Mlp::shape() const {
 int64_t Mlp::max_batch() const { return m ? m->max_batch : 0; }
 
 Error Mlp::checkpoint(Checkpoint* out, cudaStream_t s) const {
-  if (!m || !out) return set_error(Error::invalid_argument, "checkpoint: no model or no output");
-  Checkpoint c{m->shape, m->opt, 0, std::vector<float>(m->params.size()), std::vector<float>(m->state.size())};
-  kernels::StepState st{};
-  CUIS_CUDA_TRY(cudaMemcpyAsync(c.params.data(), m->params.data(), m->params.bytes(), cudaMemcpyDeviceToHost, s));
-  CUIS_CUDA_TRY(cudaMemcpyAsync(c.state.data(), m->state.data(), m->state.bytes(), cudaMemcpyDeviceToHost, s));
-  CUIS_CUDA_TRY(cudaMemcpyAsync(&st, m->step.data(), sizeof st, cudaMemcpyDeviceToHost, s));
-  CUIS_CUDA_TRY(cudaStreamSynchronize(s));
-  c.step = st.step;
-  *out = std::move(c);
-  return set_error(Error::success, "");
+  return detail::guarded("Mlp::checkpoint", [&]() -> Error {
+    if (!m || !out) return set_error(Error::invalid_argument, "checkpoint: no model or no output");
+    Checkpoint c{m->shape, m->opt, 0, std::vector<float>(m->params.size()), std::vector<float>(m->state.size())};
+    kernels::StepState st{};
+    CUIS_CUDA_TRY(cudaMemcpyAsync(c.params.data(), m->params.data(), m->params.bytes(), cudaMemcpyDeviceToHost, s));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(c.state.data(), m->state.data(), m->state.bytes(), cudaMemcpyDeviceToHost, s));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&st, m->step.data(), sizeof st, cudaMemcpyDeviceToHost, s));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(s));
+    c.step = st.step;
+    *out = std::move(c);
+    return set_error(Error::success, "");
+  });
 }
 
 Error Mlp::restore(const Checkpoint& c, cudaStream_t s) {
-  if (!m) return set_error(Error::invalid_argument, "restore: the model is not initialised");
-  Impl& d = *m;
-  if (c.shape.sizes != d.shape.sizes || c.shape.activation != d.shape.activation || c.shape.loss != d.shape.loss ||
-      c.optimizer.kind != d.opt.kind || c.params.size() != d.params.size() || c.state.size() != d.state.size())
-    return set_error(Error::shape_mismatch, "restore: the checkpoint's model or optimizer differs from this one");
-  CUIS_TRY(validate_optimizer(c.optimizer));
-  const kernels::StepState st{c.step, 0.0, 0.0, 0, 0};
-  CUIS_CUDA_TRY(cudaMemcpyAsync(d.params.data(), c.params.data(), d.params.bytes(), cudaMemcpyHostToDevice, s));
-  CUIS_CUDA_TRY(cudaMemcpyAsync(d.state.data(), c.state.data(), d.state.bytes(), cudaMemcpyHostToDevice, s));
-  CUIS_CUDA_TRY(cudaMemcpyAsync(d.step.data(), &st, sizeof st, cudaMemcpyHostToDevice, s));
-  CUIS_CUDA_TRY(cudaStreamSynchronize(s));
-  d.opt = c.optimizer;
-  return set_error(Error::success, "");
+  return detail::guarded("Mlp::restore", [&]() -> Error {
+    if (!m) return set_error(Error::invalid_argument, "restore: the model is not initialised");
+    Impl& d = *m;
+    if (c.shape.sizes != d.shape.sizes || c.shape.activation != d.shape.activation || c.shape.loss != d.shape.loss ||
+        c.optimizer.kind != d.opt.kind || c.params.size() != d.params.size() || c.state.size() != d.state.size())
+      return set_error(Error::shape_mismatch, "restore: the checkpoint's model or optimizer differs from this one");
+    CUIS_TRY(validate_optimizer(c.optimizer));
+    const kernels::StepState st{c.step, 0.0, 0.0, 0, 0};
+    CUIS_CUDA_TRY(cudaMemcpyAsync(d.params.data(), c.params.data(), d.params.bytes(), cudaMemcpyHostToDevice, s));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(d.state.data(), c.state.data(), d.state.bytes(), cudaMemcpyHostToDevice, s));
+    CUIS_CUDA_TRY(cudaMemcpyAsync(d.step.data(), &st, sizeof st, cudaMemcpyHostToDevice, s));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(s));
+    d.opt = c.optimizer;
+    return set_error(Error::success, "");
+  });
 }
 
 Error Mlp::save(const std::string& path, cudaStream_t s) const {
-  Checkpoint c;
-  CUIS_TRY(checkpoint(&c, s));
-  return write_checkpoint(path, c);
+  return detail::guarded("Mlp::save", [&]() -> Error {
+    Checkpoint c;
+    CUIS_TRY(checkpoint(&c, s));
+    return write_checkpoint(path, c);
+  });
 }
 
 Error Mlp::load(const std::string& path, cudaStream_t s) {
-  Checkpoint c;
-  CUIS_TRY(read_checkpoint(path, &c));
-  return restore(c, s);
+  return detail::guarded("Mlp::load", [&]() -> Error {
+    Checkpoint c;
+    CUIS_TRY(read_checkpoint(path, &c));
+    return restore(c, s);
+  });
 }
 
 Error Mlp::gradients(std::vector<float>* out, cudaStream_t s) const {
-  if (!m || !out) return set_error(Error::invalid_argument, "gradients: no model or no output");
-  out->resize(m->grads.size());
-  CUIS_CUDA_TRY(cudaMemcpyAsync(out->data(), m->grads.data(), m->grads.bytes(), cudaMemcpyDeviceToHost, s));
-  CUIS_CUDA_TRY(cudaStreamSynchronize(s));
-  return set_error(Error::success, "");
+  return detail::guarded("Mlp::gradients", [&]() -> Error {
+    if (!m || !out) return set_error(Error::invalid_argument, "gradients: no model or no output");
+    out->resize(m->grads.size());
+    CUIS_CUDA_TRY(cudaMemcpyAsync(out->data(), m->grads.data(), m->grads.bytes(), cudaMemcpyDeviceToHost, s));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(s));
+    return set_error(Error::success, "");
+  });
 }
 
 }  // namespace cuis

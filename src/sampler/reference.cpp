@@ -6,9 +6,9 @@
 #include <cmath>
 #include <utility>
 
-#include "cuis/sampler/distribution.h"
-#include "cuis/core/philox.h"
 #include "core/error_detail.h"
+#include "cuis/core/philox.h"
+#include "cuis/sampler/distribution.h"
 #include "sampler/size_limits.h"
 
 namespace cuis {
@@ -185,27 +185,31 @@ void sample_without_replacement(const SampleArgs& a, const SampleOptions& o) {
 }  // namespace
 
 Error sample(const SampleArgs& a, const SampleOptions& o) {
-  if (const Error e = detail::validate_sizes(a.n, a.num_draws, o); e != Error::success) return e;
-  if (!a.scores || !a.indices || !a.status)
-    return detail::set_error(Error::null_pointer, "scores, indices and status must not be null");
-  *a.status = check_scores(a.scores, a.n, a.num_draws, o);
-  if (a.status->code != Error::success) {
-    std::fill(a.indices, a.indices + a.num_draws, int64_t{-1});
-    if (a.weights) std::fill(a.weights, a.weights + a.num_draws, 0.0f);
+  return detail::guarded("ref::sample", [&]() -> Error {
+    if (const Error e = detail::validate_sizes(a.n, a.num_draws, o); e != Error::success) return e;
+    if (!a.scores || !a.indices || !a.status)
+      return detail::set_error(Error::null_pointer, "scores, indices and status must not be null");
+    *a.status = check_scores(a.scores, a.n, a.num_draws, o);
+    if (a.status->code != Error::success) {
+      std::fill(a.indices, a.indices + a.num_draws, int64_t{-1});
+      if (a.weights) std::fill(a.weights, a.weights + a.num_draws, 0.0f);
+      return Error::success;
+    }
+    if (o.replacement) {
+      sample_with_replacement(a, o);
+    } else {
+      sample_without_replacement(a, o);
+    }
     return Error::success;
-  }
-  if (o.replacement) {
-    sample_with_replacement(a, o);
-  } else {
-    sample_without_replacement(a, o);
-  }
-  return Error::success;
+  });
 }
 
 Error uniform_indices(int64_t* out, int64_t count, int64_t n, RngState rng) {
   if (!out) return detail::set_error(Error::null_pointer, "uniform_indices: out must not be null");
-  if (count <= 0 || n <= 0) return detail::set_error(Error::empty_input, "uniform_indices: count and n must be positive");
-  for (int64_t j = 0; j < count; ++j) out[j] = detail::uniform_index(rng.seed, rng.offset + static_cast<uint64_t>(j), n);
+  if (count <= 0 || n <= 0)
+    return detail::set_error(Error::empty_input, "uniform_indices: count and n must be positive");
+  for (int64_t j = 0; j < count; ++j)
+    out[j] = detail::uniform_index(rng.seed, rng.offset + static_cast<uint64_t>(j), n);
   return detail::set_error(Error::success, "");
 }
 

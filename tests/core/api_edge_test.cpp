@@ -1,11 +1,13 @@
-// Without a CUDA device every GPU entry point returns Error::no_device with a
+// The API edge. Without a CUDA device every GPU entry point returns Error::no_device with a
 // message for people (code that falls back to the CPU reference tests for
 // no_device), never cuda_error with an internal path. Skipped where a device
-// is present.
+// is present. Exceptions from the standard library become error codes.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "cuis/data.h"
@@ -13,6 +15,7 @@
 #include "cuis/mlp.h"
 #include "cuis/nn/loss.h"
 #include "cuis/sampler.h"
+#include "core/error_detail.h"
 #include "cuis/trainer.h"
 
 namespace {
@@ -69,6 +72,17 @@ TEST(NoDevice, EveryGpuEntryPointSaysSo) {
   std::unique_ptr<cuis::Trainer> t;
   EXPECT_EQ(cuis::make_cuda_trainer(c, &data, &t), Error::no_device) << cuis::last_error_message();
   EXPECT_FALSE(t);
+}
+
+
+// The API edge: an exception from the standard library becomes an error code.
+TEST(ApiEdge, ExceptionsBecomeErrorCodes) {
+  EXPECT_EQ(cuis::detail::guarded("alloc", []() -> Error { throw std::bad_alloc(); }), Error::out_of_memory);
+  EXPECT_EQ(cuis::last_error_message(), "alloc: out of host memory");
+  EXPECT_EQ(cuis::detail::guarded("len", []() -> Error { throw std::length_error("vector too long"); }),
+            Error::internal_error);
+  EXPECT_EQ(cuis::last_error_message(), "len: vector too long");
+  EXPECT_EQ(cuis::detail::guarded("fine", []() -> Error { return Error::shape_mismatch; }), Error::shape_mismatch);
 }
 
 }  // namespace
