@@ -15,5 +15,5 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/cuisConfigVersion.c
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/cuisConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/cuisConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cuis)
 if(CUIS_BUILD_TOOLS)
-  install(TARGETS cuis-sample RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS cuis-sample cuis-train cuis-demo RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

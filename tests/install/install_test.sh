@@ -1,11 +1,46 @@
 #!/usr/bin/env bash
-# Installs the built package to a temporary prefix, builds tests/install/consumer
-# against it with find_package(cuis), and runs the consumer.
+# Installs the built package to a temporary prefix, checks that every tool
+# README documents is installed, then builds tests/install/consumer against
+# it with find_package(cuis): the consumer program and every code snippet of
+# README.md (each ```cpp block follows a `<!-- snippet: NAME -->` line), with
+# warnings as errors. Runs the consumer and the NAME_cpu snippets; the
+# NAME_gpu snippets run only where a GPU is present.
+# Usage: install_test.sh BUILD CONSUMER_DIR CUDA_ARCHS README
 set -eu
-build=$1 consumer=$2 archs=$3
+build=$1 consumer=$2 archs=$3 readme=$4
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cmake --install "$build" --prefix "$dir/prefix" >/dev/null
-cmake -S "$consumer" -B "$dir/build" -DCMAKE_PREFIX_PATH="$dir/prefix" -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null
-cmake --build "$dir/build" -j 2 >/dev/null
+for tool in cuis-sample cuis-train cuis-demo; do
+  [ -x "$dir/prefix/bin/$tool" ] || { echo "install: $tool is not installed"; exit 1; }
+done
+cp -r "$consumer" "$dir/src"
+python3 - "$readme" "$dir/src/snippets" <<'PY'
+import os, re, sys
+text = open(sys.argv[1]).read()
+os.makedirs(sys.argv[2])
+blocks = re.findall(r"```cpp\n", text)
+snippets = re.findall(r"<!-- snippet: (\w+) -->\n```cpp\n(.*?)```", text, re.S)
+if len(snippets) != len(blocks):
+    sys.exit(f"install: README has {len(blocks)} C++ blocks but {len(snippets)} marked snippets: mark every block")
+if len(snippets) < 4:
+    sys.exit(f"install: only {len(snippets)} snippets found in README")
+for name, code in snippets:
+    if not (name.endswith("_cpu") or name.endswith("_gpu")):
+        sys.exit(f"install: snippet {name} must end in _cpu or _gpu")
+    open(os.path.join(sys.argv[2], name + ".cpp"), "w").write(code)
+print("snippets:", " ".join(n for n, _ in snippets))
+PY
+cmake -S "$dir/src" -B "$dir/build" -DCMAKE_PREFIX_PATH="$dir/prefix" -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null
+cmake --build "$dir/build" -j 2 >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; exit 1; }
 "$dir/build/consumer"
+gpu=0
+nvidia-smi -L 2>/dev/null | grep -q "^GPU" && gpu=1
+for exe in "$dir"/build/snippet_*; do
+  name=$(basename "$exe")
+  case $name in
+    *_gpu) [ $gpu -eq 1 ] || { echo "$name: compiled; not run (no GPU)"; continue; } ;;
+  esac
+  echo "$name:"
+  "$exe" || { echo "install: $name failed"; exit 1; }
+done
