@@ -50,7 +50,7 @@ struct ByteReader {
     uint64_t n = 0;
     if (!get(&n) || n > (bytes.size() - pos) / sizeof(T)) return false;
     v->resize(n);
-    std::memcpy(v->data(), bytes.data() + pos, n * sizeof(T));
+    if (n) std::memcpy(v->data(), bytes.data() + pos, n * sizeof(T));  // data() may be null when n == 0
     pos += n * sizeof(T);
     return true;
   }
