@@ -4,7 +4,8 @@
 // to the smoothed scores with importance weights, trains on it, and feeds the
 // observed losses to the loss predictor. Two engines share this interface: the
 // CUDA one (everything on device, no host round trip per step) and the CPU
-// reference.
+// reference. No call throws: a failed host allocation is out_of_memory, any
+// other exception from the standard library internal_error, with a message.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "cuis/data.h"
 #include "cuis/error.h"
+#include "cuis/nn/checkpoint.h"
 #include "cuis/nn/mlp_config.h"
 
 namespace cuis {
@@ -88,18 +90,87 @@ class Trainer {
   // The last step's candidates, scores, batch and weights; invalid_argument
   // before the first step (and after load(), until the next step).
   virtual Error last_step(StepRecord* out) = 0;
-  // Everything a run needs to continue exactly: the main network's checkpoint
-  // at `path`, and the loop's own state (step, running means, the predictor and
-  // the loss histories) at path + ".trainer", each written atomically.
+  // Everything a run needs to continue exactly, in ONE file at `path` written
+  // atomically (see TrainerCheckpoint): the configuration, the data's
+  // identity, the training time, the loop's state, the main network and the
+  // loss predictor with its histories.
   virtual Error save(const std::string& path) = 0;
-  // Reads both files and checks them against this run's configuration first;
-  // on any error nothing changes.
+  // Reads a file save() wrote and continues its run. Refused, with nothing
+  // changed: an unreadable file (io_error), a damaged, truncated or foreign
+  // one (corrupt_checkpoint), and one written by a run this one does not
+  // continue (shape_mismatch, naming the first difference: see
+  // compare_configs; and other data: see DataIdentity). The engine may
+  // differ: a CUDA checkpoint continues on the CPU engine and the other way
+  // round, with results then equal to FP32 rounding rather than bit for bit.
   virtual Error load(const std::string& path) = 0;
+
+  // The run's training time in seconds, measured by the caller (cuis-train
+  // counts the steps' time, not evaluations): save() stores it, load()
+  // restores it. 0 for a new trainer.
+  double train_seconds() const { return m_train_seconds; }
+  void set_train_seconds(double seconds) { m_train_seconds = seconds; }
+
+ protected:
+  double m_train_seconds = 0.0;
 };
 
-// The CPU reference engine. data must outlive the trainer.
+// The CPU reference engine. data must outlive the trainer. out_of_memory
+// (nothing allocated) when the networks would not fit in this machine's
+// memory, and for any failed allocation.
 Error make_cpu_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out);
 // The CUDA engine: uploads the data once. no_device without a GPU.
 Error make_cuda_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out);
+
+// What a run trained on, as far as a checkpoint can tell: the splits' names
+// (informative: the loaders put file paths there), sizes, and an FNV-1a
+// checksum of both splits' features and labels (so another normalisation or
+// other files of the same size differ too). load() compares everything but
+// the names.
+struct DataIdentity {
+  std::string train_name, test_name;
+  int64_t train_rows = 0, test_rows = 0;
+  int32_t features = 0, classes = 0;
+  uint64_t checksum = 0;
+};
+Error data_identity(const DataSplit& data, DataIdentity* out);
+// "'NAME' (N + M rows, F features, C classes, checksum 0x...)".
+std::string describe(const DataIdentity& d);
+
+// The first setting that changes a run's results in which two
+// configurations differ. field names the TrainConfig member ("batch",
+// "optimizer.lr", "hidden", ...); saved and asked are the values as text
+// ("128", "512,512", "loss", "all" for PRESAMPLE_ALL, "fp32"). Settings a run
+// does not use are not compared (the candidate settings under the uniform
+// sampler, the predictor's under another sampler, SGD's momentum under Adam,
+// Adam's betas under SGD), nor cuda_graph, which changes no result.
+// field is empty when the configurations continue each other.
+struct ConfigDifference {
+  std::string field, saved, asked;
+};
+Error compare_configs(const TrainConfig& saved, const TrainConfig& asked, ConfigDifference* out);
+
+// A trainer checkpoint as read back, without the loop's internals (the
+// predictor and its histories). Format (little-endian, version 1):
+//   "CUISTRNR" | u32 version | f64 train_seconds (bytes 12..19) | the engine |
+//   the TrainConfig | the DataIdentity | the loop state (TrainerStats, ...) |
+//   the main network as a complete network checkpoint image
+//   (cuis/nn/checkpoint.h, "CUISCKPT", its own checksum) | the predictor's
+//   image or nothing | the loss histories | u64 FNV-1a of everything before.
+// Strings are a u64 length and the bytes; vectors a u64 count and the
+// elements. Two runs that reach the same state write files equal but for
+// bytes 12..19 and the final checksum. read_checkpoint() reads plain network
+// checkpoints only; the network of a trainer checkpoint is `network` here.
+struct TrainerCheckpoint {
+  TrainConfig config;
+  DataIdentity data;
+  std::string engine;  // "cpu" or "cuda": the engine that wrote it
+  double train_seconds = 0.0;
+  TrainerStats stats;  // step, running means
+  Checkpoint network;  // the main network
+};
+// io_error, or corrupt_checkpoint naming the problem (not a trainer
+// checkpoint, a network checkpoint, unsupported version, checksum mismatch,
+// truncated, inconsistent). *out is only written on success.
+Error read_trainer_checkpoint(const std::string& path, TrainerCheckpoint* out);
 
 }  // namespace cuis

@@ -2,13 +2,19 @@
 // until the trainer lands). Part 1 shows the precision problem cuis exists to
 // solve; part 2 draws loss-proportional batches with the paper's weights.
 // Uses the GPU when present (and checks it against the CPU reference), else
-// the CPU reference alone.
+// the CPU reference alone. Takes no arguments but --help; anything else is
+// refused with one line on stderr and exit 2.
 #include <cuda_runtime_api.h>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuis/device_buffer.h"
@@ -69,9 +75,34 @@ double share_at_or_above(const std::vector<int64_t>& idx, int64_t from) {
          static_cast<double>(idx.size());
 }
 
-}  // namespace
+// -1 to go on; else the exit code (0 after --help, 2 after a one-line error).
+int parse(int argc, char** argv) {
+  CLI::App app{"cuis-demo: the sampler in two parts: 1. the precision problem cuis solves (a float32 prefix sum\n"
+               "misplaces draws over 2^24 scores); 2. loss-proportional batches with the paper's weights.\n"
+               "On the GPU when present, checked against the CPU reference; else the CPU reference alone.",
+               "cuis-demo"};
+  app.allow_extras();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "cuis-demo: error: %s\n", e.what());
+    return 2;
+  }
+  const std::vector<std::string> rest = app.remaining();
+  if (rest.empty()) return -1;
+  const std::string& a = rest.front();
+  if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])))
+    std::fprintf(stderr, "cuis-demo: error: unknown flag %s (cuis-demo takes none but --help)\n",
+                 a.substr(0, a.find('=')).c_str());
+  else
+    std::fprintf(stderr, "cuis-demo: error: unexpected argument '%s' (cuis-demo takes none)\n", a.c_str());
+  return 2;
+}
 
-int main() {
+int demo() {
   int devices = 0;
   const bool gpu = cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
   (void)cudaGetLastError();
@@ -136,4 +167,18 @@ int main() {
   std::printf("   Draws' plain mean loss: %.3f. k = 1 is unbiased (the hardest 10%% keep about 10%% of the weight);\n"
               "   smaller k shifts the weight toward hard samples (METHOD.md section 4).\n", batch_loss);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (const int code = parse(argc, argv); code >= 0) return code;
+    return demo();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cuis-demo: error: unexpected failure: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "cuis-demo: error: unexpected failure\n");
+  }
+  return 1;
 }

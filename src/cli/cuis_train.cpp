@@ -1,137 +1,25 @@
-// cuis-train: trains the MLP with a chosen sampler and logs the run.
-// See usage() for the flags. Errors: one line on stderr, exit 2 for bad
-// flags, 1 for everything else.
+// cuis-train: trains the MLP with a chosen sampler and logs the run (flags:
+// train_flags.cpp, or cuis-train --help). Says what it is about to do before
+// it starts. Errors: one line on stderr, exit 2 for bad flags (and a
+// --resume whose checkpoint another configuration wrote), 1 for everything
+// else; nothing escapes main.
 #include <cuda_runtime_api.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
+#include <exception>
 #include <memory>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "cuis/data.h"
 #include "cuis/trainer.h"
+#include "train_flags.h"
+#include "train_log.h"
+#include "train_loop.h"
 
 namespace {
 
-const char* USAGE =
-    "usage: cuis-train [--data fashion-mnist|mnist:DIR|cifar10:DIR|synthetic]\n"
-    "                  [--sampler uniform|loss|gnorm|predicted] [--k K] [--smooth C] [--adaptive-smooth C]\n"
-    "                  [--power A] [--presample P|all] [--warmup W] [--tau-th T] [--batch B] [--hidden 512,512]\n"
-    "                  [--optimizer sgd|adam] [--lr LR] [--momentum M] [--weight-decay D]\n"
-    "                  [--epochs E | --steps S | --seconds T] [--eval-every S | --eval-seconds T] [--seed S]\n"
-    "                  [--device auto|cuda|cpu] [--graph on|off] [--tf32 on|off] [--normalize standard|none]\n"
-    "                  [--log FILE] [--checkpoint FILE] [--resume FILE]\n"
-    "  --normalize: standard (default) scales every input feature to mean 0, deviation 1 with the\n"
-    "               training split's statistics; none keeps pixels in [0, 1]\n"
-    "  --graph: the CUDA engine replays each step as one CUDA graph (default on)\n"
-    "  --tf32: the CUDA engine's GEMMs on TF32 tensor cores (default off: FP32)\n"
-    "  --presample all: score the whole training set every step (cheap with --sampler predicted)\n"
-    "  --tau-th T: importance sampling only while the smoothed tau exceeds T (0: always; 'auto': (P+3B)/(3B))\n"
-    "  wall_s in the log is training time; evaluations are not counted.\n";
-
-struct Flags {
-  std::string data = "fashion-mnist", device = "auto", log, checkpoint, resume;
-  double epochs = 0, seconds = 0, eval_seconds = 0;
-  long long steps = 0, eval_every = 0;
-  bool tau_auto = false, standardize = true;
-  cuis::TrainConfig cfg;
-};
-
-int fail(int code, const std::string& msg) {
-  std::fprintf(stderr, "cuis-train: error: %s\n", msg.c_str());
-  return code;
-}
-
-bool to_double(const std::string& s, double* out) {
-  char* end = nullptr;
-  *out = std::strtod(s.c_str(), &end);
-  return !s.empty() && *end == '\0' && std::isfinite(*out);
-}
-bool to_ll(const std::string& s, long long* out) {
-  char* end = nullptr;
-  *out = std::strtoll(s.c_str(), &end, 10);
-  return !s.empty() && *end == '\0';
-}
-bool to_sizes(const std::string& s, std::vector<int32_t>* out) {
-  out->clear();
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, ',')) {
-    long long v = 0;
-    if (!to_ll(part, &v) || v < 1 || v > (1 << 20)) return false;
-    out->push_back(static_cast<int32_t>(v));
-  }
-  return !out->empty();
-}
-
-int parse(int argc, char** argv, Flags* f) {
-  int stop_flags = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::fputs(USAGE, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) return fail(2, "flag " + a + " needs a value\n" + USAGE);
-    const std::string v = argv[++i];
-    double d = 0;
-    long long n = 0;
-    auto bad = [&](const char* what) { return fail(2, a + " must be " + what + ", got '" + v + "'"); };
-    if (a == "--data") f->data = v;
-    else if (a == "--sampler") { if (!cuis::parse_sampler(v, &f->cfg.sampler)) return bad("uniform, loss, gnorm or predicted"); }
-    else if (a == "--k") { if (!to_double(v, &d)) return bad("a number"); f->cfg.k = static_cast<float>(d); }
-    else if (a == "--smooth") { if (!to_double(v, &d)) return bad("a number"); f->cfg.smooth = static_cast<float>(d); }
-    else if (a == "--adaptive-smooth") { if (!to_double(v, &d)) return bad("a number"); f->cfg.adaptive_smooth = static_cast<float>(d); }
-    else if (a == "--power") { if (!to_double(v, &d)) return bad("a number"); f->cfg.power = static_cast<float>(d); }
-    else if (a == "--presample") {
-      if (v == "all") f->cfg.presample = cuis::PRESAMPLE_ALL;
-      else if (!to_ll(v, &n) || n < 1) return bad("a positive integer or 'all'");
-      else f->cfg.presample = n;
-    }
-    else if (a == "--warmup") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.warmup = n; }
-    else if (a == "--tau-th") {
-      if (v == "auto") f->tau_auto = true;
-      else if (!to_double(v, &d) || d < 0) return bad("a number >= 0 or 'auto'");
-      else f->cfg.tau_th = static_cast<float>(d);
-    }
-    else if (a == "--batch") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->cfg.batch = n; }
-    else if (a == "--hidden") { if (!to_sizes(v, &f->cfg.hidden)) return bad("sizes like 512,512"); }
-    else if (a == "--optimizer") {
-      if (v == "sgd") f->cfg.optimizer.kind = cuis::OptimizerKind::sgd;
-      else if (v == "adam") f->cfg.optimizer.kind = cuis::OptimizerKind::adam;
-      else return bad("sgd or adam");
-    }
-    else if (a == "--lr") { if (!to_double(v, &d) || d < 0) return bad("a number >= 0"); f->cfg.optimizer.lr = static_cast<float>(d); }
-    else if (a == "--momentum") { if (!to_double(v, &d)) return bad("a number"); f->cfg.optimizer.momentum = static_cast<float>(d); }
-    else if (a == "--weight-decay") { if (!to_double(v, &d)) return bad("a number"); f->cfg.optimizer.weight_decay = static_cast<float>(d); }
-    else if (a == "--epochs") { if (!to_double(v, &d) || d <= 0) return bad("a positive number"); f->epochs = d; ++stop_flags; }
-    else if (a == "--steps") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->steps = n; ++stop_flags; }
-    else if (a == "--seconds") { if (!to_double(v, &d) || d <= 0) return bad("a positive number"); f->seconds = d; ++stop_flags; }
-    else if (a == "--eval-every") { if (!to_ll(v, &n) || n < 1) return bad("a positive integer"); f->eval_every = n; }
-    else if (a == "--eval-seconds") { if (!to_double(v, &d) || d <= 0) return bad("a positive number"); f->eval_seconds = d; }
-    else if (a == "--seed") { if (!to_ll(v, &n) || n < 0) return bad("an integer >= 0"); f->cfg.seed = static_cast<uint64_t>(n); }
-    else if (a == "--device") { if (v != "auto" && v != "cuda" && v != "cpu") return bad("auto, cuda or cpu"); f->device = v; }
-    else if (a == "--tf32") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.math = v == "on" ? cuis::Math::tf32 : cuis::Math::fp32; }
-    else if (a == "--graph") { if (v != "on" && v != "off") return bad("on or off"); f->cfg.cuda_graph = v == "on"; }
-    else if (a == "--normalize") {
-      if (v != "standard" && v != "none") return bad("standard or none");
-      f->standardize = v == "standard";
-    }
-    else if (a == "--log") f->log = v;
-    else if (a == "--checkpoint") f->checkpoint = v;
-    else if (a == "--resume") f->resume = v;
-    else return fail(2, "unknown flag '" + a + "'\n" + USAGE);
-  }
-  if (stop_flags > 1) return fail(2, "give at most one of --epochs, --steps, --seconds");
-  if (stop_flags == 0) f->epochs = 1;
-  if (f->eval_every && f->eval_seconds > 0) return fail(2, "give at most one of --eval-every, --eval-seconds");
-  return 0;
-}
+using cuis_train::fail;
+using cuis_train::Flags;
 
 cuis::Error load_data(const std::string& spec, cuis::DataSplit* out) {
   if (spec == "fashion-mnist") return cuis::load_mnist_dir(cuis::FASHION_MNIST_DIR, out);
@@ -151,11 +39,44 @@ bool gpu_present() {
   return ok;
 }
 
-}  // namespace
+std::string network(const Flags& f, const cuis::DataSplit& d) {
+  std::string s = std::to_string(d.train.features);
+  for (int32_t h : f.cfg.hidden) s += "-" + std::to_string(h);
+  char opt[64];
+  std::snprintf(opt, sizeof opt, "%s, lr %g", f.cfg.optimizer.kind == cuis::OptimizerKind::sgd ? "sgd" : "adam",
+                static_cast<double>(f.cfg.optimizer.lr));
+  return s + "-" + std::to_string(d.train.classes) + " (" + opt + ")";
+}
 
-int main(int argc, char** argv) {
+std::string sampling(const Flags& f) {
+  const cuis::TrainConfig& c = f.cfg;
+  std::string s = std::string(cuis::sampler_name(c.sampler)) + " sampling";
+  if (c.sampler == cuis::SamplerKind::uniform) return s;
+  const std::string candidates = c.presample == cuis::PRESAMPLE_ALL ? "all" : std::to_string(c.presample);
+  char b[160];
+  std::snprintf(b, sizeof b, " (k %g, %s candidates, warm-up %lld, tau threshold %g)", static_cast<double>(c.k),
+                candidates.c_str(), static_cast<long long>(c.warmup), static_cast<double>(c.tau_th));
+  return s + b;
+}
+
+std::string budget(const Flags& f, const cuis_train::Budget& b) {
+  char s[200];
+  if (f.seconds > 0) std::snprintf(s, sizeof s, "%g s of training", f.seconds);
+  else if (f.steps) std::snprintf(s, sizeof s, "%lld steps", static_cast<long long>(b.total_steps));
+  else std::snprintf(s, sizeof s, "%g epoch%s (%lld steps)", f.epochs, f.epochs == 1 ? "" : "s",
+                     static_cast<long long>(b.total_steps));
+  std::string out = s;
+  if (b.eval_every) std::snprintf(s, sizeof s, ", evaluating every %lld steps", static_cast<long long>(b.eval_every));
+  else std::snprintf(s, sizeof s, ", evaluating every %g s of training", b.eval_seconds);
+  return out + s;
+}
+
+int run(int argc, char** argv) {
   Flags f;
-  if (const int code = parse(argc, argv, &f)) return code;
+  if (const int code = cuis_train::parse_flags(argc, argv, &f); code >= 0) return code;
+  cuis::TrainerCheckpoint saved;
+  if (!f.resume.empty() && cuis::read_trainer_checkpoint(f.resume, &saved) != cuis::Error::success)
+    return fail(1, "--resume: " + cuis::last_error_message());
   cuis::DataSplit data;
   if (const cuis::Error e = load_data(f.data, &data); e != cuis::Error::success) {
     if (e == cuis::Error::invalid_argument && cuis::last_error_message().empty())
@@ -171,90 +92,76 @@ int main(int argc, char** argv) {
   }
   if (f.standardize)
     if (cuis::standardize(&data) != cuis::Error::success) return fail(1, f.data + ": " + cuis::last_error_message());
-  bool cuda = f.device == "cuda" || (f.device == "auto" && gpu_present());
-  if (f.device == "cuda" && !gpu_present()) return fail(1, "--device cuda: no CUDA device is available");
-  if (!cuda && f.cfg.math == cuis::Math::tf32) return fail(2, "--tf32 on: the CPU engine computes in FP32 only");
+  std::string resuming;
+  if (!f.resume.empty()) {  // the library's load() checks the same; here the flags are named
+    cuis::ConfigDifference d;
+    cuis::DataIdentity here;
+    if (cuis::compare_configs(saved.config, f.cfg, &d) != cuis::Error::success ||
+        cuis::data_identity(data, &here) != cuis::Error::success)
+      return fail(1, cuis::last_error_message());
+    if (!d.field.empty()) return fail(2, "--resume: " + cuis_train::describe_difference(d));
+    const cuis::DataIdentity& s = saved.data;
+    if (s.train_rows != here.train_rows || s.test_rows != here.test_rows || s.features != here.features ||
+        s.classes != here.classes || s.checksum != here.checksum) {
+      const bool values = s.train_rows == here.train_rows && s.test_rows == here.test_rows &&
+                          s.features == here.features && s.classes == here.classes;
+      return fail(2, "--resume: the checkpoint was written on other data: " + cuis::describe(s) + "; this run's --data " +
+                         f.data + ": " + cuis::describe(here) +
+                         (values ? " (the same sizes, other values: another --normalize, or other files)" : ""));
+    }
+    char b[120];
+    std::snprintf(b, sizeof b, " at step %llu (%.1f s of training)", static_cast<unsigned long long>(saved.stats.step),
+                  saved.train_seconds);
+    resuming = "cuis-train: resuming " + f.resume + b;
+  }
+  const bool gpu = f.device != "cpu" && gpu_present();
+  if (f.device == "cuda" && !gpu) return fail(1, "--device cuda: no CUDA device is available");
+  if (!gpu && f.cfg.math == cuis::Math::tf32) return fail(2, "--tf32 on: the CPU engine computes in FP32 only");
   std::unique_ptr<cuis::Trainer> trainer;
-  const cuis::Error made = cuda ? cuis::make_cuda_trainer(f.cfg, &data, &trainer) : cuis::make_cpu_trainer(f.cfg, &data, &trainer);
+  const cuis::Error made =
+      gpu ? cuis::make_cuda_trainer(f.cfg, &data, &trainer) : cuis::make_cpu_trainer(f.cfg, &data, &trainer);
   if (made != cuis::Error::success) {
     // A configuration the flags asked for is a flag error (2); a failing machine is not (1).
-    const bool runtime = made == cuis::Error::no_device || made == cuis::Error::out_of_memory || made == cuis::Error::cuda_error;
+    const bool runtime = made == cuis::Error::no_device || made == cuis::Error::out_of_memory ||
+                         made == cuis::Error::cuda_error || made == cuis::Error::internal_error;
     return fail(runtime ? 1 : 2, cuis::last_error_message());
   }
-  if (!f.resume.empty())
-    if (trainer->load(f.resume) != cuis::Error::success) return fail(1, "--resume: " + cuis::last_error_message());
+  if (!f.resume.empty() && trainer->load(f.resume) != cuis::Error::success)
+    return fail(1, "--resume: " + cuis::last_error_message());
+  const cuis_train::Budget b = cuis_train::make_budget(f, data.train.rows);
+  cuis_train::TrainLog log;
+  std::string error;
+  if (!f.log.empty() && !log.open(f.log, !f.resume.empty(), saved.stats.step, &error)) return fail(1, error);
 
-  const int64_t steps_per_epoch = (data.train.rows + f.cfg.batch - 1) / f.cfg.batch;
-  const long long total = f.steps ? f.steps : f.epochs > 0 ? static_cast<long long>(std::ceil(f.epochs * steps_per_epoch)) : 0;
-  // Evaluate every --eval-every steps or --eval-seconds of training time; by
-  // default ten times a run, and in a --seconds run every tenth of the budget
-  // (samplers differ in speed).
-  const double eval_seconds = f.eval_seconds > 0 ? f.eval_seconds : f.seconds > 0 && !f.eval_every ? f.seconds / 10.0 : 0.0;
-  const long long eval_every = f.eval_every ? f.eval_every : total && eval_seconds == 0 ? std::max(1LL, total / 10) : (1LL << 62);
-  std::FILE* log = nullptr;
-  if (!f.log.empty()) {
-    log = std::fopen(f.log.c_str(), "w");
-    if (!log) return fail(1, "--log: cannot write " + f.log);
-    std::fprintf(log, "step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau\n");
+  std::fprintf(stderr, "cuis-train: %s, batch %lld, seed %llu, network %s\n", sampling(f).c_str(),
+               static_cast<long long>(f.cfg.batch), static_cast<unsigned long long>(f.cfg.seed),
+               network(f, data).c_str());
+  std::fprintf(stderr, "cuis-train: data %s: %lld train / %lld test rows, %s\n", f.data.c_str(),
+               static_cast<long long>(data.train.rows), static_cast<long long>(data.test.rows),
+               f.standardize ? "standardised" : "pixels in [0, 1]");
+  std::fprintf(stderr, "cuis-train: engine %s%s; %s; log %s, checkpoint %s\n", trainer->engine(),
+               f.device == "auto" && !gpu ? " (--device auto: no CUDA device found, so the CPU reference engine runs)"
+                                          : "",
+               budget(f, b).c_str(), f.log.empty() ? "none" : f.log.c_str(),
+               f.checkpoint.empty() ? "none" : f.checkpoint.c_str());
+  if (!resuming.empty()) {
+    std::fprintf(stderr, "%s\n", resuming.c_str());
+    if (saved.engine != trainer->engine())
+      std::fprintf(stderr, "cuis-train: note: the checkpoint was written by the %s engine; on the %s engine the run "
+                   "continues to FP32 rounding, not bit for bit\n", saved.engine.c_str(), trainer->engine());
   }
-  const bool tty = ::isatty(2);
-  std::fprintf(stderr, "cuis-train: %s on %s (%lld train / %lld test rows), engine %s, batch %lld\n",
-               cuis::sampler_name(f.cfg.sampler), f.data.c_str(), static_cast<long long>(data.train.rows),
-               static_cast<long long>(data.test.rows), trainer->engine(), static_cast<long long>(f.cfg.batch));
+  return cuis_train::train(*trainer, f, b, gpu, &log);
+}
 
-  using Clock = std::chrono::steady_clock;
-  double trained_s = 0.0;
-  cuis::TrainerStats st;
-  if (trainer->stats(&st) != cuis::Error::success) return fail(1, cuis::last_error_message());
-  const uint64_t first_step = st.step;
-  auto evaluate = [&]() -> bool {
-    double train_loss = 0, train_err = 0, test_loss = 0, test_err = 0;
-    if (trainer->stats(&st) != cuis::Error::success || trainer->evaluate(false, &train_loss, &train_err) != cuis::Error::success ||
-        trainer->evaluate(true, &test_loss, &test_err) != cuis::Error::success)
-      return false;
-    const double epoch = static_cast<double>(st.step) / static_cast<double>(steps_per_epoch);
-    if (log) {
-      std::fprintf(log, "%llu,%.4f,%.4f,%llu,%.6g,%.6g,%.6g,%.6g,%s,%.6g\n", static_cast<unsigned long long>(st.step),
-                   epoch, trained_s, static_cast<unsigned long long>(st.step * f.cfg.batch), st.batch_loss, train_loss,
-                   test_loss, test_err, cuis::sampler_name(f.cfg.sampler), st.tau);
-      std::fflush(log);
-    }
-    std::fprintf(stderr, "%sstep %llu  epoch %.2f  %.1fs  train loss %.4f  test loss %.4f  test error %.2f%%%s\n",
-                 tty ? "\r\033[K" : "", static_cast<unsigned long long>(st.step), epoch, trained_s, train_loss,
-                 test_loss, 100.0 * test_err, st.importance ? "  (importance)" : "");
-    if (!f.checkpoint.empty() && trainer->save(f.checkpoint) != cuis::Error::success) return false;
-    return true;
-  };
-  if (!evaluate()) return fail(1, cuis::last_error_message());
-  long long done = 0;
-  for (;;) {
-    if (total && done >= total) break;
-    if (f.seconds > 0 && trained_s >= f.seconds) break;
-    const auto t0 = Clock::now();
-    long long chunk = eval_every;
-    if (total) chunk = std::min(chunk, total - done);
-    for (long long i = 0; i < chunk; ++i) {
-      if (trainer->step() != cuis::Error::success) return fail(1, cuis::last_error_message());
-      if ((f.seconds > 0 || eval_seconds > 0) && (!cuda || i % 20 == 19)) {  // the CUDA engine enqueues ahead: measure what ran
-        if (cuda && trainer->stats(&st) != cuis::Error::success) return fail(1, cuis::last_error_message());
-        const double ran = std::chrono::duration<double>(Clock::now() - t0).count();
-        if ((f.seconds > 0 && trained_s + ran >= f.seconds) || (eval_seconds > 0 && ran >= eval_seconds)) {
-          chunk = i + 1;
-          break;
-        }
-      }
-      if (tty && (i % 10 == 9)) {
-        const long long at = done + i + 1;
-        const int width = 30, fill = total ? static_cast<int>(width * at / total) : 0;
-        std::fprintf(stderr, "\r[%.*s%*s] step %llu", fill, "==============================", width - fill, "",
-                     static_cast<unsigned long long>(first_step + at));
-      }
-    }
-    if (trainer->stats(&st) != cuis::Error::success) return fail(1, cuis::last_error_message());  // waits for the GPU
-    trained_s += std::chrono::duration<double>(Clock::now() - t0).count();
-    done += chunk;
-    if (!evaluate()) return fail(1, cuis::last_error_message());
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cuis-train: error: unexpected failure: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "cuis-train: error: unexpected failure\n");
   }
-  if (log) std::fclose(log);
-  return 0;
+  return 1;
 }

@@ -1,7 +1,10 @@
 // The CPU reference training engine: the same loop as the CUDA engine, built
 // from cuis::ref::sample, cuis::ref::Mlp and the shared helpers.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <string>
 
@@ -18,9 +21,9 @@ using detail::set_error;
 
 namespace {
 
-class CpuTrainer final : public Trainer {
+class CpuTrainer final : public detail::EngineBase {
  public:
-  CpuTrainer(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d), m_seeds(detail::run_seeds(c.seed)) {}
+  CpuTrainer(const TrainConfig& c, const DataSplit* d) : EngineBase(c, d), m_seeds(detail::run_seeds(c.seed)) {}
 
   Error init() {
     if (const Error e = m_main.init(detail::main_shape(m_cfg, m_data->train), m_cfg.optimizer, m_seeds.init);
@@ -49,7 +52,7 @@ class CpuTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
-  Error step() override {
+  Error do_step() override {
     const Dataset& train = m_data->train;
     const int64_t p = detail::candidates_per_step(m_cfg, train.rows);
     const uint64_t s = m_stats.step;
@@ -114,19 +117,19 @@ class CpuTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
-  Error stats(TrainerStats* out) override {
+  Error do_stats(TrainerStats* out) override {
     *out = m_stats;
     return Error::success;
   }
 
-  Error evaluate(bool test_split, double* loss, double* error_rate) override {
+  Error do_evaluate(bool test_split, double* loss, double* error_rate) override {
     const Dataset& d = test_split ? m_data->test : m_data->train;
     return m_main.evaluate(d.x.data(), d.rows, d.labels.data(), nullptr, loss, error_rate);
   }
 
   const char* engine() const override { return "cpu"; }
 
-  Error last_step(StepRecord* out) override {
+  Error do_last_step(StepRecord* out) override {
     if (!m_stepped)
       return set_error(Error::invalid_argument, "last_step: no step since the trainer was made or loaded");
     const bool scoring = m_cfg.sampler != SamplerKind::uniform;
@@ -143,9 +146,9 @@ class CpuTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
-  Error save(const std::string& path) override {
-    if (const Error e = write_checkpoint(path, m_main.checkpoint()); e != Error::success) return e;
-    detail::LoopState s;
+  Error snapshot(detail::TrainerFile* f) override {
+    f->head.network = m_main.checkpoint();
+    detail::LoopState& s = f->loop;
     s.stats = m_stats;
     s.tau_seen = m_tau_seen;
     s.has_predictor = m_cfg.sampler == SamplerKind::predicted;
@@ -154,20 +157,14 @@ class CpuTrainer final : public Trainer {
       s.history = m_history;
       s.seen = m_seen;
     }
-    return detail::write_loop_state(path + ".trainer", s);
+    return set_error(Error::success, "");
   }
 
-  Error load(const std::string& path) override {
-    Checkpoint main;
-    detail::LoopState s;
-    if (const Error e = read_checkpoint(path, &main); e != Error::success) return e;
-    if (const Error e = detail::read_loop_state(path + ".trainer", &s); e != Error::success) return e;
+  Error restore(detail::TrainerFile& f) override {
+    detail::LoopState& s = f.loop;
     const bool predicted = m_cfg.sampler == SamplerKind::predicted;
-    if (s.has_predictor != predicted ||
-        (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
-      return set_error(Error::shape_mismatch, path + ": saved by a run with another sampler or dataset");
     ref::Mlp main_copy = m_main, predictor_copy = m_predictor;  // restore both or neither
-    if (const Error e = main_copy.restore(main); e != Error::success) return e;
+    if (const Error e = main_copy.restore(f.head.network); e != Error::success) return e;
     if (predicted)
       if (const Error e = predictor_copy.restore(s.predictor); e != Error::success) return e;
     m_main = std::move(main_copy);
@@ -239,8 +236,6 @@ class CpuTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
-  TrainConfig m_cfg;
-  const DataSplit* m_data;
   detail::RunSeeds m_seeds;
   ref::Mlp m_main, m_predictor;
   std::vector<int64_t> m_candidates, m_indices, m_uniform;
@@ -251,15 +246,42 @@ class CpuTrainer final : public Trainer {
   bool m_tau_seen = false;
 };
 
+// Host bytes the engine needs, roughly: each network's parameters, gradients,
+// optimizer state and a step's double-precision gradient, and the histories.
+double host_bytes(const TrainConfig& c, const Dataset& train) {
+  auto network = [&](const MlpShape& s, OptimizerKind k) {
+    const double n = static_cast<double>(param_count(s));
+    return n * 16.0 + 4.0 * static_cast<double>(optimizer_state_count(k, param_count(s)));
+  };
+  double bytes = network(detail::main_shape(c, train), c.optimizer.kind);
+  if (c.sampler == SamplerKind::predicted)
+    bytes += network(detail::predictor_shape(c, train), OptimizerKind::adam) +
+             4.0 * static_cast<double>(train.rows) * (c.history + 1);
+  return bytes;
+}
+
 }  // namespace
 
 Error make_cpu_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out) {
-  if (!data || !out) return set_error(Error::null_pointer, "make_cpu_trainer: data and out are required");
-  if (const Error e = detail::check_config(config, *data); e != Error::success) return e;
-  auto t = std::make_unique<CpuTrainer>(config, data);
-  if (const Error e = t->init(); e != Error::success) return e;
-  *out = std::move(t);
-  return set_error(Error::success, "");
+  return detail::guarded("make_cpu_trainer", [&]() -> Error {
+    if (!data || !out) return set_error(Error::null_pointer, "make_cpu_trainer: data and out are required");
+    if (const Error e = detail::check_config(config, *data); e != Error::success) return e;
+    // Refused before allocating: past the physical memory, the allocations
+    // could succeed and the process then be killed when it touches them.
+    const double need = host_bytes(config, data->train);
+    const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+    if (have > 0 && need > have) {
+      char b[200];
+      std::snprintf(b, sizeof b, "the CPU engine needs about %.1f GiB for this network (%.3g parameters), more than "
+                    "this machine's %.1f GiB of memory", need / 1073741824.0,
+                    static_cast<double>(param_count(detail::main_shape(config, data->train))), have / 1073741824.0);
+      return set_error(Error::out_of_memory, b);
+    }
+    auto t = std::make_unique<CpuTrainer>(config, data);
+    if (const Error e = t->init(); e != Error::success) return e;
+    *out = std::move(t);
+    return set_error(Error::success, "");
+  });
 }
 
 }  // namespace cuis

@@ -40,9 +40,9 @@ unsigned blocks(int64_t n) {
   return static_cast<unsigned>(std::min<int64_t>(1024, (n + LOOP_THREADS - 1) / LOOP_THREADS));
 }
 
-class CudaTrainer final : public Trainer {
+class CudaTrainer final : public detail::EngineBase {
  public:
-  CudaTrainer(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d), m_seeds(detail::run_seeds(c.seed)) {}
+  CudaTrainer(const TrainConfig& c, const DataSplit* d) : EngineBase(c, d), m_seeds(detail::run_seeds(c.seed)) {}
 
   Error init() {
     CUIS_CUDA_TRY(cudaStreamCreateWithFlags(&m_holder.stream, cudaStreamNonBlocking));
@@ -105,7 +105,7 @@ class CudaTrainer final : public Trainer {
 
   // The first step after init() or load() runs eagerly (loading every
   // module outside a capture); the next one is captured, and replayed from then on.
-  Error step() override {
+  Error do_step() override {
     if (!m_cfg.cuda_graph || !m_ran_eagerly) {
       CUIS_TRY(enqueue_step());
       m_ran_eagerly = true;
@@ -118,7 +118,7 @@ class CudaTrainer final : public Trainer {
 
   // The first problem any stage reported (scoring, sampling, training, the
   // predictor) fails the run here, as the CPU engine's step() would have.
-  Error stats(TrainerStats* out) override {
+  Error do_stats(TrainerStats* out) override {
     LoopDevice l{};
     CUIS_TRY(read_loop(&l));
     DeviceStatus first{};
@@ -130,7 +130,7 @@ class CudaTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
-  Error evaluate(bool test_split, double* loss, double* error_rate) override {
+  Error do_evaluate(bool test_split, double* loss, double* error_rate) override {
     const Dataset& d = test_split ? m_data->test : m_data->train;
     return m_main.evaluate(test_split ? m_test_x.data() : m_x.data(), d.rows,
                            test_split ? m_test_labels.data() : m_labels.data(), nullptr, loss, error_rate, m_stream);
@@ -138,11 +138,11 @@ class CudaTrainer final : public Trainer {
 
   const char* engine() const override { return "cuda"; }
 
-  Error last_step(StepRecord* out) override {
+  Error do_last_step(StepRecord* out) override {
     if (!m_ran_eagerly)
       return set_error(Error::invalid_argument, "last_step: no step since the trainer was made or loaded");
     TrainerStats st;
-    CUIS_TRY(stats(&st));  // waits; reports a failed step
+    CUIS_TRY(do_stats(&st));  // waits; reports a failed step
     const bool scoring = m_cfg.sampler != SamplerKind::uniform;
     const int64_t p = detail::candidates_per_step(m_cfg, m_data->train.rows), b = m_cfg.batch;
     StepRecord r;
@@ -162,11 +162,10 @@ class CudaTrainer final : public Trainer {
     return set_error(Error::success, "");
   }
 
-  Error save(const std::string& path) override {
-    detail::LoopState s;
-    Checkpoint main;
-    CUIS_TRY(m_main.checkpoint(&main, m_stream));
-    CUIS_TRY(stats(&s.stats));
+  Error snapshot(detail::TrainerFile* f) override {
+    detail::LoopState& s = f->loop;
+    CUIS_TRY(m_main.checkpoint(&f->head.network, m_stream));
+    CUIS_TRY(do_stats(&s.stats));
     LoopDevice l{};
     CUIS_TRY(read_loop(&l));
     s.tau_seen = l.tau_seen != 0;
@@ -180,30 +179,18 @@ class CudaTrainer final : public Trainer {
       CUIS_CUDA_TRY(cudaMemcpyAsync(s.seen.data(), m_seen.data(), m_seen.bytes(), cudaMemcpyDeviceToHost, m_stream));
       CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
     }
-    CUIS_TRY(write_checkpoint(path, main));
-    return detail::write_loop_state(path + ".trainer", s);
+    return set_error(Error::success, "");
   }
 
-  Error load(const std::string& path) override {
-    Checkpoint main;
-    detail::LoopState s;
-    CUIS_TRY(read_checkpoint(path, &main));
-    CUIS_TRY(detail::read_loop_state(path + ".trainer", &s));
+  // The file was checked against this run (configuration, data, shapes).
+  Error restore(detail::TrainerFile& f) override {
+    const detail::LoopState& s = f.loop;
     const bool predicted = m_cfg.sampler == SamplerKind::predicted;
-    if (s.has_predictor != predicted ||
-        (predicted && (s.history.size() != m_history.size() || s.seen.size() != m_seen.size())))
-      return set_error(Error::shape_mismatch, path + ": saved by a run with another sampler or dataset");
-    // Everything is checked before anything changes.
-    auto same = [](const Checkpoint& c, const MlpShape& shape) {
-      return c.shape.sizes == shape.sizes && c.shape.activation == shape.activation && c.shape.loss == shape.loss;
-    };
-    if (!same(main, m_main.shape()) || (predicted && !same(s.predictor, m_predictor.shape())))
-      return set_error(Error::shape_mismatch, path + ": saved by a run with another network");
-    // The captured step holds the optimizer settings by value, and restore()
-    // takes the checkpoint's: capture again after the next (eager) step.
+    // The captured step holds the networks' optimizer settings by value:
+    // capture again after the next (eager) step.
     m_graph.reset();
     m_ran_eagerly = false;
-    CUIS_TRY(m_main.restore(main, m_stream));
+    CUIS_TRY(m_main.restore(f.head.network, m_stream));
     if (predicted) {
       CUIS_TRY(m_predictor.restore(s.predictor, m_stream));
       CUIS_CUDA_TRY(
@@ -212,9 +199,8 @@ class CudaTrainer final : public Trainer {
       CUIS_CUDA_TRY(cudaMemsetAsync(m_last.data(), 0xff, m_last.bytes(), m_stream));
     }
     // A uniform run never samples by importance, whatever the saved run did.
-    const bool importance = s.stats.importance && m_cfg.sampler != SamplerKind::uniform;
     TrainerStats saved = s.stats;
-    saved.importance = importance;
+    saved.importance = s.stats.importance && m_cfg.sampler != SamplerKind::uniform;
     const LoopDevice l = kernels::loop_at(saved, s.tau_seen, m_seeds,
                                           detail::uniform_draws_per_step(m_cfg, m_data->train.rows), m_cfg.batch);
     CUIS_CUDA_TRY(cudaMemcpyAsync(m_loop.data(), &l, sizeof l, cudaMemcpyHostToDevice, m_stream));
@@ -350,8 +336,6 @@ class CudaTrainer final : public Trainer {
   }
 
   StreamHolder m_holder;  // first: destroyed last
-  TrainConfig m_cfg;
-  const DataSplit* m_data;
   detail::RunSeeds m_seeds;
   cudaStream_t m_stream = nullptr;
   bool m_ran_eagerly = false;  // a step ran since init() / load(): the next may be captured
@@ -369,17 +353,15 @@ class CudaTrainer final : public Trainer {
 }  // namespace
 
 Error make_cuda_trainer(const TrainConfig& config, const DataSplit* data, std::unique_ptr<Trainer>* out) {
-  if (!data || !out) return set_error(Error::null_pointer, "make_cuda_trainer: data and out are required");
-  CUIS_TRY(detail::check_config(config, *data));
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    (void)cudaGetLastError();
-    return set_error(Error::no_device, "no CUDA device is available");
-  }
-  auto t = std::make_unique<CudaTrainer>(config, data);
-  CUIS_TRY(t->init());
-  *out = std::move(t);
-  return set_error(Error::success, "");
+  return detail::guarded("make_cuda_trainer", [&]() -> Error {
+    if (!data || !out) return set_error(Error::null_pointer, "make_cuda_trainer: data and out are required");
+    CUIS_TRY(detail::check_config(config, *data));
+    CUIS_TRY(detail::require_device("make_cuda_trainer"));
+    auto t = std::make_unique<CudaTrainer>(config, data);
+    CUIS_TRY(t->init());
+    *out = std::move(t);
+    return set_error(Error::success, "");
+  });
 }
 
 }  // namespace cuis

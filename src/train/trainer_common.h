@@ -1,11 +1,15 @@
-// Internal: what both training engines derive from a TrainConfig.
+// Internal: what both training engines derive from a TrainConfig, and the
+// base they share: the public calls guarded against exceptions, and the
+// trainer checkpoint's save and load (the engines supply their state).
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "cuis/data.h"
 #include "cuis/sampler.h"
 #include "cuis/trainer.h"
+#include "train/trainer_state.h"
 
 namespace cuis {
 namespace detail {
@@ -31,6 +35,44 @@ bool whole_set(const TrainConfig& c);
 // candidates, or with the whole set the batch used when not sampling by
 // importance.
 int64_t uniform_draws_per_step(const TrainConfig& c, int64_t rows);
+
+// Whether a checkpoint's run continues as this one: its configuration
+// (compare_configs) and data (DataIdentity) against this trainer's;
+// shape_mismatch naming the first difference.
+Error check_resumable(const std::string& path, const TrainerCheckpoint& saved, const TrainConfig& c,
+                      const DataIdentity& data);
+
+// Both engines: the public calls run the engine's under guarded() (no
+// exception leaves the library); save() and load() handle the file, the
+// configuration and data checks and the training time.
+class EngineBase : public Trainer {
+ public:
+  EngineBase(const TrainConfig& c, const DataSplit* d) : m_cfg(c), m_data(d) {}
+  Error step() final;
+  Error stats(TrainerStats* out) final;
+  Error evaluate(bool test_split, double* loss, double* error_rate) final;
+  Error last_step(StepRecord* out) final;
+  Error save(const std::string& path) final;
+  Error load(const std::string& path) final;
+
+ protected:
+  virtual Error do_step() = 0;
+  virtual Error do_stats(TrainerStats* out) = 0;
+  virtual Error do_evaluate(bool test_split, double* loss, double* error_rate) = 0;
+  virtual Error do_last_step(StepRecord* out) = 0;
+  // The main network (f->head.network) and the loop's state (f->loop).
+  virtual Error snapshot(TrainerFile* f) = 0;
+  // Takes the state of a file already checked against this run: all or nothing.
+  virtual Error restore(TrainerFile& f) = 0;
+
+  const TrainConfig m_cfg;
+  const DataSplit* const m_data;
+
+ private:
+  Error identity(DataIdentity* out);  // computed once
+  bool m_identity_known = false;
+  DataIdentity m_identity;
+};
 
 }  // namespace detail
 }  // namespace cuis

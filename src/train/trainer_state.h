@@ -1,6 +1,8 @@
-// Internal: the training loop's state file (path + ".trainer"): step, running
-// means, and for the predicted sampler the predictor's checkpoint and the loss
-// histories. Versioned, checksummed, written atomically, like checkpoints.
+// Internal: the trainer checkpoint, one file (cuis/trainer.h describes the
+// format): the run's configuration, its data's identity, the training time,
+// the loop's state, the main network and the predictor with its histories.
+// Versioned, checksummed, written atomically; read in full and checked
+// before anything is handed back.
 #pragma once
 
 #include <string>
@@ -12,6 +14,7 @@
 namespace cuis {
 namespace detail {
 
+// What the loop needs beyond the main network.
 struct LoopState {
   TrainerStats stats;
   bool tau_seen = false;
@@ -21,7 +24,14 @@ struct LoopState {
   std::vector<int32_t> seen;
 };
 
-Error write_loop_state(const std::string& path, const LoopState& s);
+struct TrainerFile {
+  TrainerCheckpoint head;  // head.stats mirrors loop.stats
+  LoopState loop;
+};
+
+Error write_trainer_file(const std::string& path, const TrainerFile& f);
+Error read_trainer_file(const std::string& path, TrainerFile* out);
+// The loop state of a trainer checkpoint (read_trainer_file's).
 Error read_loop_state(const std::string& path, LoopState* out);
 
 }  // namespace detail

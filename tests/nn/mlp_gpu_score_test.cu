@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 
+#include "common/temp_path.h"
 #include "common/gpu_fixture.h"
 #include "common/train_data.h"
 #include "cuis/mlp.h"
@@ -81,7 +82,7 @@ TEST_F(MlpGpu, CheckpointRoundTripAndRejection) {
   cuis::Mlp a, b;
   CUIS_OK(a.init(shape, {}, 8, 1));
   CUIS_OK(b.init(shape, {}, 8, 2));
-  const std::string path = ::testing::TempDir() + "cuis_gpu_ckpt.bin";
+  const std::string path = cuis_test::temp_path("cuis_gpu_ckpt.bin");
   cuis::Checkpoint cb0;
   CUIS_OK(b.checkpoint(&cb0, stream));
   EXPECT_EQ(cb0.params, cuis::init_params(shape, 2));

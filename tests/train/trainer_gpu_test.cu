@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/temp_path.h"
 #include "common/gpu_fixture.h"
 #include "common/train_data.h"
 #include "cuis/nn/checkpoint.h"
@@ -68,14 +69,14 @@ void expect_last_step_is_reference(cuis::Trainer& t, const cuis::TrainConfig& c,
   expect_step_is_reference(r, c, data().train.rows, step, stats_before.mean_loss, what);
 }
 
-// The main network as t saves it (the files are removed again).
+// The main network as t saves it (the file is removed again).
 cuis::Checkpoint saved(cuis::Trainer& t, const std::string& name) {
-  const std::string path = ::testing::TempDir() + name;
-  cuis::Checkpoint c;
+  const std::string path = cuis_test::temp_path(name);
+  cuis::TrainerCheckpoint c;
   EXPECT_EQ(t.save(path), Error::success) << cuis::last_error_message();
-  EXPECT_EQ(cuis::read_checkpoint(path, &c), Error::success) << cuis::last_error_message();
-  for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
-  return c;
+  EXPECT_EQ(cuis::read_trainer_checkpoint(path, &c), Error::success) << cuis::last_error_message();
+  std::remove(path.c_str());
+  return c.network;
 }
 
 // The CUDA engine against the CPU engine, one step at a time from the same
@@ -94,7 +95,7 @@ void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
   ASSERT_EQ(c.tau_th, 0.0f) << "the importance decision must not depend on rounding";
   std::unique_ptr<cuis::Trainer> gpu = cuda_trainer(c);
   ASSERT_TRUE(gpu);
-  const std::string path = ::testing::TempDir() + "cuis_gpu_agree";
+  const std::string path = cuis_test::temp_path("cuis_gpu_agree");
   for (int i = 0; i < steps; ++i) {
     cuis::TrainerStats before = unwritten_stats();
     CUIS_OK(gpu->stats(&before));
@@ -149,7 +150,7 @@ void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
       EXPECT_NEAR(g.weights[j], h.weights[j], 1e-4 * std::fabs(h.weights[j])) << "step " << i << " draw " << j;
     EXPECT_NEAR(a.batch_loss, b.batch_loss, 1e-4 * b.batch_loss) << "step " << i;
   }
-  for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
+  std::remove(path.c_str());
 }
 
 // What is exact (tests/train/reference_draws.h).
@@ -181,7 +182,7 @@ TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
 TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
   for (cuis::SamplerKind s :
        {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted}) {
-    const std::string path = ::testing::TempDir() + "cuis_gpu_resume_" + cuis::sampler_name(s);
+    const std::string path = cuis_test::temp_path(std::string("resume_") + cuis::sampler_name(s));
     std::unique_ptr<cuis::Trainer> straight = cuda_trainer(config(s)), first = cuda_trainer(config(s)),
                                    resumed = cuda_trainer(config(s));
     ASSERT_TRUE(straight && first && resumed);
@@ -208,7 +209,7 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
     expect_last_step_is_reference(*resumed, config(s), 11, mid, std::string("resumed ") + cuis::sampler_name(s));
     EXPECT_EQ(saved(*straight, "cuis_gpu_straight").params, saved(*resumed, "cuis_gpu_resumed").params)
         << cuis::sampler_name(s);
-    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + suffix).c_str());
+    std::remove(path.c_str());
   }
 }
 
@@ -287,7 +288,7 @@ TEST_F(TrainerGpu, PredictorHistoriesMatchCpuEngine) {
     CUIS_OK(gpu->step());
     CUIS_OK(cpu->step());
   }
-  const std::string path = ::testing::TempDir() + "cuis_gpu_histories";
+  const std::string path = cuis_test::temp_path("cuis_gpu_histories");
   CUIS_OK(gpu->save(path + ".g"));
   CUIS_OK(cpu->save(path + ".c"));
   cuis::detail::LoopState g, h;
@@ -295,8 +296,8 @@ TEST_F(TrainerGpu, PredictorHistoriesMatchCpuEngine) {
   h.seen = {-2};
   g.history = {NAN};
   h.history = {NAN, NAN};
-  CUIS_OK(cuis::detail::read_loop_state(path + ".g.trainer", &g));
-  CUIS_OK(cuis::detail::read_loop_state(path + ".c.trainer", &h));
+  CUIS_OK(cuis::detail::read_loop_state(path + ".g", &g));
+  CUIS_OK(cuis::detail::read_loop_state(path + ".c", &h));
   EXPECT_EQ(g.stats.step, 20u);
   EXPECT_EQ(h.stats.step, 20u);
   EXPECT_EQ(g.seen, h.seen);
@@ -306,23 +307,24 @@ TEST_F(TrainerGpu, PredictorHistoriesMatchCpuEngine) {
   for (size_t i = 0; i < g.history.size(); ++i)
     differing += std::fabs(g.history[i] - h.history[i]) > 1e-4f * std::fabs(h.history[i]) + 1e-6f;
   EXPECT_EQ(differing, 0);
-  for (const char* which : {".g", ".c"})
-    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((path + which + suffix).c_str());
+  for (const char* which : {".g", ".c"}) std::remove((path + which).c_str());
 }
 
-// load() after the step was captured: the checkpoint's optimizer settings (here
-// another learning rate) apply to the replayed steps as to enqueued ones.
-TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
-  const std::string path = ::testing::TempDir() + "cuis_gpu_reload";
-  cuis::TrainConfig other = config(cuis::SamplerKind::loss);
-  other.optimizer.lr = 0.05f;
-  std::unique_ptr<cuis::Trainer> source = cuda_trainer(other);
+// load() after the step was captured: the replayed steps continue from the
+// checkpoint (the graph is captured again after one eager step), with or
+// without a graph; a checkpoint of another learning rate is refused by name,
+// leaving the captured trainer as it was.
+TEST_F(TrainerGpu, LoadAfterCaptureContinuesTheCheckpoint) {
+  const std::string path = cuis_test::temp_path("cuis_gpu_reload");
+  std::unique_ptr<cuis::Trainer> source = cuda_trainer(config(cuis::SamplerKind::loss));
   ASSERT_TRUE(source);
   for (int i = 0; i < 4; ++i) CUIS_OK(source->step());
   CUIS_OK(source->save(path));
-  cuis::Checkpoint loaded;
-  CUIS_OK(cuis::read_checkpoint(path, &loaded));
-  EXPECT_EQ(loaded.step, 4u);
+  cuis::TrainerCheckpoint loaded;
+  CUIS_OK(cuis::read_trainer_checkpoint(path, &loaded));
+  EXPECT_EQ(loaded.network.step, 4u);
+  EXPECT_EQ(loaded.stats.step, 4u);
+  EXPECT_EQ(loaded.engine, "cuda");
   cuis::Checkpoint after[2];
   for (bool graph : {true, false}) {
     cuis::TrainConfig c = config(cuis::SamplerKind::loss);
@@ -338,12 +340,24 @@ TEST_F(TrainerGpu, LoadAfterCaptureTakesTheCheckpointsOptimizer) {
     CUIS_OK(t->step());
     expect_last_step_is_reference(*t, c, 8, mid, graph ? "graph" : "plain");
     after[graph] = saved(*t, "cuis_gpu_reloaded");
-    EXPECT_EQ(after[graph].optimizer.lr, 0.05f);
     EXPECT_EQ(after[graph].step, 9u);
-    EXPECT_NE(after[graph].params, loaded.params) << "the steps after load() changed nothing";
+    EXPECT_NE(after[graph].params, loaded.network.params) << "the steps after load() changed nothing";
   }
   EXPECT_EQ(after[0].params, after[1].params);
-  for (const char* suffix : {"", ".trainer"}) std::remove((path + suffix).c_str());
+  cuis::TrainConfig other = config(cuis::SamplerKind::loss);
+  other.optimizer.lr = 0.05f;
+  std::unique_ptr<cuis::Trainer> t = cuda_trainer(other);
+  ASSERT_TRUE(t);
+  for (int i = 0; i < 3; ++i) CUIS_OK(t->step());
+  const cuis::Checkpoint before = saved(*t, "cuis_gpu_refused_before");
+  EXPECT_EQ(t->load(path), Error::shape_mismatch);
+  EXPECT_NE(cuis::last_error_message().find("optimizer.lr 0.001, this run asks for optimizer.lr 0.05"),
+            std::string::npos)
+      << cuis::last_error_message();
+  const cuis::Checkpoint still = saved(*t, "cuis_gpu_refused_after");
+  EXPECT_EQ(still.params, before.params);
+  EXPECT_EQ(still.step, 3u);
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
+#include "checkpoint_files.h"
+#include "common/temp_path.h"
 #include "common/train_data.h"
-#include "cuis/nn/checkpoint.h"
 #include "reference_draws.h"
 
 namespace {
@@ -27,9 +29,10 @@ std::unique_ptr<cuis::Trainer> make(const cuis::TrainConfig& c) {
 }
 
 // 12 straight steps equal 6 steps, save, load into a new trainer, 6 steps:
-// the same running numbers and the same parameters and optimizer state.
+// the same running numbers and the same parameters and optimizer state, and
+// the same checkpoint file byte for byte (neither run sets a training time).
 void expect_exact_resume(const cuis::TrainConfig& c, const std::string& what) {
-  const std::string path = ::testing::TempDir() + "cuis_resume_" + what;
+  const std::string path = cuis_test::temp_path("cuis_resume_" + what);
   auto straight = make(c);
   for (int i = 0; i < 12; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
   auto first = make(c);
@@ -47,13 +50,13 @@ void expect_exact_resume(const cuis::TrainConfig& c, const std::string& what) {
   EXPECT_EQ(a.tau, b.tau) << what;
   ASSERT_EQ(straight->save(path + ".a"), Error::success);
   ASSERT_EQ(resumed->save(path + ".b"), Error::success);
-  cuis::Checkpoint ca, cb;
-  ASSERT_EQ(cuis::read_checkpoint(path + ".a", &ca), Error::success);
-  ASSERT_EQ(cuis::read_checkpoint(path + ".b", &cb), Error::success);
-  EXPECT_EQ(ca.params, cb.params) << what;
-  EXPECT_EQ(ca.state, cb.state) << what;
-  for (const std::string& p : {path, path + ".a", path + ".b"})
-    for (const char* suffix : {"", ".trainer", ".trainer.predictor"}) std::remove((p + suffix).c_str());
+  cuis::TrainerCheckpoint ca, cb;
+  ASSERT_EQ(cuis::read_trainer_checkpoint(path + ".a", &ca), Error::success);
+  ASSERT_EQ(cuis::read_trainer_checkpoint(path + ".b", &cb), Error::success);
+  EXPECT_EQ(ca.network.params, cb.network.params) << what;
+  EXPECT_EQ(ca.network.state, cb.network.state) << what;
+  EXPECT_EQ(cuis_test::file_bytes(path + ".a"), cuis_test::file_bytes(path + ".b")) << what;
+  for (const std::string& p : {path, path + ".a", path + ".b"}) std::remove(p.c_str());
 }
 
 // The step record's plumbing, and the CPU engine's candidates and batches
@@ -66,6 +69,20 @@ TEST(Trainer, ResumeContinuesExactly) {
   for (cuis::SamplerKind s :
        {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted})
     expect_exact_resume(config(s), cuis::sampler_name(s));
+}
+
+// Every 64-bit seed has its own streams: no two seeds (here ones that differ
+// only above bit 56, which a shift would have aliased) share a key, and a
+// run's four streams differ.
+TEST(Trainer, SeedsDoNotAlias) {
+  std::vector<uint64_t> keys;
+  for (uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 56, (uint64_t{1} << 56) + 1, uint64_t{1} << 63,
+                        ~uint64_t{0}}) {
+    const cuis::detail::RunSeeds s = cuis::detail::run_seeds(seed);
+    for (uint64_t k : {s.init, s.predictor_init, s.candidates, s.draws}) keys.push_back(k);
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(std::adjacent_find(keys.begin(), keys.end()), keys.end());
 }
 
 TEST(Trainer, WarmupThenImportance) {
@@ -147,12 +164,14 @@ TEST(Trainer, RefusesBadConfigurationsAndMismatchedState) {
   c.power = 2.0f;
   EXPECT_EQ(cuis::make_cpu_trainer(c, &data(), &t), Error::invalid_power);
 
-  const std::string path = ::testing::TempDir() + "cuis_mismatch";
+  const std::string path = cuis_test::temp_path("cuis_mismatch");
   auto loss = make(config(cuis::SamplerKind::loss));
   ASSERT_EQ(loss->step(), Error::success);
   ASSERT_EQ(loss->save(path), Error::success);
   auto predicted = make(config(cuis::SamplerKind::predicted));
   EXPECT_EQ(predicted->load(path), Error::shape_mismatch);
+  EXPECT_NE(cuis::last_error_message().find("sampler loss, this run asks for sampler predicted"), std::string::npos)
+      << cuis::last_error_message();
   cuis::TrainerStats st;
   ASSERT_EQ(predicted->stats(&st), Error::success);
   EXPECT_EQ(st.step, 0u);
@@ -160,8 +179,9 @@ TEST(Trainer, RefusesBadConfigurationsAndMismatchedState) {
   wide.hidden = {17};
   auto other = make(wide);
   EXPECT_EQ(other->load(path), Error::shape_mismatch);
+  EXPECT_NE(cuis::last_error_message().find("hidden 16, this run asks for hidden 17"), std::string::npos)
+      << cuis::last_error_message();
   std::remove(path.c_str());
-  std::remove((path + ".trainer").c_str());
   EXPECT_EQ(other->load(path), Error::io_error);
 }
 
