@@ -1,0 +1,381 @@
+"""PyTorch integration: the cuis functions as `torch.library.custom_op`s (with
+fake implementations, so that FakeTensor tracing and
+`torch.compile(fullgraph=True)` see through them) and `ImportanceSampler`, a
+per-dataset loss table that draws training batches by loss.
+
+    import cuis.torch as ct
+    sampler = ct.ImportanceSampler(len(dataset), batch_size=128, k=0.5, device="cuda", seed=0)
+    for step in range(steps):
+        idx, w = sampler.sample()                      # on the device, no host sync
+        loss = (w * per_sample_loss(model, x[idx], y[idx])).mean()
+        sampler.update(idx, per_sample_loss_values)    # detached; last loss of each sample kept
+
+The ops (namespace `cuis`):
+  torch.ops.cuis.sample(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth,
+                        mean_loss, power, candidate_ids, seed, offset) -> (indices, weights, status)
+  torch.ops.cuis.sample_rng(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth,
+                            mean_loss, power, candidate_ids, rng, mean_loss_tensor, advance_rng)
+                            -> (indices, weights, status)          # mutates rng
+  torch.ops.cuis.uniform_indices(count, n, seed, offset, device) -> indices
+  torch.ops.cuis.uniform_indices_rng(rng, count, n, advance_rng) -> indices   # mutates rng
+  torch.ops.cuis.cross_entropy_scores(logits, labels) -> (loss, grad_norm, status)
+seed and offset travel as int64 (the uint64 bits); status is the uint8[32]
+`cuis::DeviceStatus` of a CUDA call (all zero-filled success for a CPU call,
+which raises at once instead). Prefer the Python wrappers below.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from . import _api
+from . import _cuis
+from ._errors import ErrorCode, _make_error
+
+__all__ = [
+    "sample",
+    "uniform_indices",
+    "cross_entropy_scores",
+    "check_status",
+    "ImportanceSampler",
+]
+
+_STATUS_BYTES = _cuis.STATUS_BYTES
+_U64 = 1 << 64
+_WEIGHTING = {"none": 0, "unbiased": 1, "biased": 2}
+_WEIGHTING_NAMES = {v: k for k, v in _WEIGHTING.items()}
+
+
+def _to_signed(v: int) -> int:
+    return v - _U64 if v >= (1 << 63) else v
+
+
+def _to_unsigned(v: int) -> int:
+    return v + _U64 if v < 0 else v
+
+
+def _status_tensor(device: torch.device) -> Tensor:
+    """A host-side success status as the 32 bytes of a DeviceStatus (index -1)."""
+    t = torch.zeros(_STATUS_BYTES, dtype=torch.uint8, device=device)
+    t[8:16] = 0xFF  # index = -1
+    return t
+
+
+# ------------------------------------------------------------------ ops
+
+
+@torch.library.custom_op("cuis::sample", mutates_args=())
+def _sample_op(
+    scores: Tensor,
+    num_draws: int,
+    replacement: bool,
+    weighting: int,
+    k: float,
+    smooth: float,
+    adaptive_smooth: float,
+    mean_loss: float,
+    power: float,
+    candidate_ids: Optional[Tensor],
+    seed: int,
+    offset: int,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    r = _api.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
+                    smooth=smooth, adaptive_smooth=adaptive_smooth, mean_loss=mean_loss, power=power,
+                    candidate_ids=candidate_ids, seed=_to_unsigned(seed), offset=_to_unsigned(offset))
+    status = r.status.buffer if r.status.on_device else _status_tensor(scores.device)
+    return r[0], r[1], status
+
+
+@_sample_op.register_fake
+def _(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, candidate_ids,
+      seed, offset):
+    return (scores.new_empty((num_draws,), dtype=torch.int64), scores.new_empty((num_draws,), dtype=torch.float32),
+            scores.new_empty((_STATUS_BYTES,), dtype=torch.uint8))
+
+
+@torch.library.custom_op("cuis::sample_rng", mutates_args=("rng",))
+def _sample_rng_op(
+    scores: Tensor,
+    num_draws: int,
+    replacement: bool,
+    weighting: int,
+    k: float,
+    smooth: float,
+    adaptive_smooth: float,
+    mean_loss: float,
+    power: float,
+    candidate_ids: Optional[Tensor],
+    rng: Tensor,
+    mean_loss_tensor: Optional[Tensor],
+    advance_rng: bool,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    r = _api.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
+                    smooth=smooth, adaptive_smooth=adaptive_smooth,
+                    mean_loss=mean_loss if mean_loss_tensor is None else mean_loss_tensor, power=power,
+                    candidate_ids=candidate_ids, rng=rng, advance_rng=advance_rng)
+    status = r.status.buffer if r.status.on_device else _status_tensor(scores.device)
+    return r[0], r[1], status
+
+
+@_sample_rng_op.register_fake
+def _(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, candidate_ids, rng,
+      mean_loss_tensor, advance_rng):
+    return (scores.new_empty((num_draws,), dtype=torch.int64), scores.new_empty((num_draws,), dtype=torch.float32),
+            scores.new_empty((_STATUS_BYTES,), dtype=torch.uint8))
+
+
+@torch.library.custom_op("cuis::uniform_indices", mutates_args=())
+def _uniform_op(count: int, n: int, seed: int, offset: int, device: torch.device) -> Tensor:
+    return _api.uniform_indices(count, n, seed=_to_unsigned(seed), offset=_to_unsigned(offset),
+                                device=torch.device(device))
+
+
+@_uniform_op.register_fake
+def _(count, n, seed, offset, device):
+    return torch.empty((count,), dtype=torch.int64, device=device)
+
+
+@torch.library.custom_op("cuis::uniform_indices_rng", mutates_args=("rng",))
+def _uniform_rng_op(rng: Tensor, count: int, n: int, advance_rng: bool) -> Tensor:
+    return _api.uniform_indices(count, n, rng=rng, advance_rng=advance_rng)
+
+
+@_uniform_rng_op.register_fake
+def _(rng, count, n, advance_rng):
+    return rng.new_empty((count,), dtype=torch.int64)
+
+
+@torch.library.custom_op("cuis::cross_entropy_scores", mutates_args=())
+def _cross_entropy_op(logits: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    r = _api.cross_entropy_scores(logits, labels)
+    status = r.status.buffer if r.status.on_device else _status_tensor(logits.device)
+    return r[0], r[1], status
+
+
+@_cross_entropy_op.register_fake
+def _(logits, labels):
+    rows = logits.shape[0]
+    return (logits.new_empty((rows,), dtype=torch.float32), logits.new_empty((rows,), dtype=torch.float32),
+            logits.new_empty((_STATUS_BYTES,), dtype=torch.uint8))
+
+
+# ------------------------------------------------------------- wrappers
+
+
+def _weighting_code(weighting: str) -> int:
+    if weighting not in _WEIGHTING:
+        raise _make_error(int(ErrorCode.invalid_argument),
+                          f"weighting must be 'unbiased', 'biased' or 'none', got {weighting!r}")
+    return _WEIGHTING[weighting]
+
+
+def sample(
+    scores: Tensor,
+    num_draws: int,
+    *,
+    replacement: bool = True,
+    weighting: str = "unbiased",
+    k: float = 0.5,
+    smooth: float = 0.0,
+    adaptive_smooth: float = 0.0,
+    mean_loss: Any = 0.0,
+    power: float = 1.0,
+    candidate_ids: Optional[Tensor] = None,
+    seed: int = 0,
+    offset: int = 0,
+    rng: Optional[Tensor] = None,
+    advance_rng: bool = True,
+    return_status: bool = False,
+):
+    """`cuis.sample` as a PyTorch custom op (`torch.ops.cuis.sample`, or
+    `torch.ops.cuis.sample_rng` with `rng`): traceable by FakeTensor and
+    `torch.compile(fullgraph=True)`; same arguments and same draws as `cuis.sample`.
+
+    Returns `(indices, weights)`, or `(indices, weights, status)` with
+    `return_status=True`: status is the uint8[32] DeviceStatus tensor of a CUDA
+    call (read it with `check_status`). CPU calls raise score errors at once.
+    Under `torch.compile` with CUDA graphs (mode="reduce-overhead"), pass `rng`
+    (a device tensor from `cuis.rng_state`): Python-int seeds and offsets are
+    constants of the compiled graph.
+    """
+    w = _weighting_code(weighting)
+    if rng is None:
+        if not (0 <= seed < _U64 and 0 <= offset < _U64):
+            raise _make_error(int(ErrorCode.invalid_argument), f"seed {seed} / offset {offset} outside [0, 2^64)")
+        if not isinstance(mean_loss, (int, float)):
+            raise _make_error(int(ErrorCode.invalid_argument), "a mean_loss tensor needs rng= (the device path)")
+        idx, wts, st = torch.ops.cuis.sample(scores, num_draws, replacement, w, float(k), float(smooth),
+                                             float(adaptive_smooth), float(mean_loss), float(power), candidate_ids,
+                                             _to_signed(seed), _to_signed(offset))
+    else:
+        if seed != 0 or offset != 0:
+            raise _make_error(int(ErrorCode.invalid_argument), "give either seed/offset or rng, not both")
+        ml_tensor = None if isinstance(mean_loss, (int, float)) else mean_loss
+        ml_value = float(mean_loss) if ml_tensor is None else 0.0
+        idx, wts, st = torch.ops.cuis.sample_rng(scores, num_draws, replacement, w, float(k), float(smooth),
+                                                 float(adaptive_smooth), ml_value, float(power), candidate_ids, rng,
+                                                 ml_tensor, advance_rng)
+    return (idx, wts, st) if return_status else (idx, wts)
+
+
+def uniform_indices(count: int, n: int, *, seed: int = 0, offset: int = 0, device: Any = "cpu",
+                    rng: Optional[Tensor] = None, advance_rng: bool = True) -> Tensor:
+    """`cuis.uniform_indices` as a PyTorch custom op: a torch int64 tensor of `count`
+    indices uniform in [0, n) on `device` (or beside `rng`, advanced by `count`)."""
+    if rng is not None:
+        return torch.ops.cuis.uniform_indices_rng(rng, count, n, advance_rng)
+    return torch.ops.cuis.uniform_indices(count, n, _to_signed(seed), _to_signed(offset), torch.device(device))
+
+
+def cross_entropy_scores(logits: Tensor, labels: Tensor, *, return_status: bool = False):
+    """`cuis.cross_entropy_scores` as a PyTorch custom op: `(loss, grad_norm)` per row
+    (no gradient flows through it: these are scores), plus the status with `return_status=True`."""
+    loss, norm, st = torch.ops.cuis.cross_entropy_scores(logits, labels)
+    return (loss, norm, st) if return_status else (loss, norm)
+
+
+def check_status(status: Tensor) -> None:
+    """Raises the error a status tensor from these ops holds (waits for the current
+    stream for a CUDA tensor; `cuis.ScoreError` / `cuis.LabelError`)."""
+    stream = torch.cuda.current_stream(status.device).cuda_stream if status.is_cuda else 0
+    _api.Status(status, stream).check()
+
+
+# ------------------------------------------------------ the sampler
+
+
+class ImportanceSampler:
+    """Draws training batches in proportion to each sample's last observed loss.
+
+    Keeps a table of `num_samples` losses on `device`. `sample()` draws
+    `batch_size` indices with importance weights ((1 / (N p_i))^k, rescaled per
+    batch; k = 1 gives the unbiased weights 1 / (N p_i), k = 0 equal weights), on
+    the device, with no host synchronisation; `update(idx, losses)` records the
+    losses the training step observed for those samples (an index repeated within
+    one update keeps one of its losses; on CUDA which one is unspecified).
+
+    CUDA graphs: `sample()` is capturable (its RNG state is a device tensor and
+    it does not synchronise), but the warm-up count is host state: capture after
+    the warm-up calls, or the graph replays whichever branch was captured.
+
+    Unseen samples: a sample never updated is scored with the mean of the losses
+    observed so far (before any update every sample scores 1, i.e. uniform draws),
+    so that it is neither starved nor favoured.
+
+    Args:
+        num_samples: N, the dataset size (1 .. 2^40).
+        batch_size: B, draws per call (1 .. 2^31 - 1; <= N without replacement).
+        k: the weight exponent, <= 1 (the paper's default 0.5).
+        device: where the table lives and the draws run ("cpu", "cuda", a torch.device).
+        seed: the generator seed; the RNG state is a device tensor [seed, offset]
+            advanced on the device, so the calls can be captured in a CUDA graph.
+        smooth: additive smoothing c: draw by loss**power + c + adaptive_smooth * mean loss.
+        adaptive_smooth: smoothing in units of the mean observed loss (a device tensor).
+        power: the loss exponent, in [0, 1].
+        warmup: the first `warmup` calls of `sample()` draw uniformly (weights 1).
+        replacement: draw with replacement (default) or B distinct samples.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, k: float = 0.5, device: Any = "cpu", seed: int = 0, *,
+                 smooth: float = 0.0, adaptive_smooth: float = 0.0, power: float = 1.0, warmup: int = 0,
+                 replacement: bool = True):
+        self.num_samples = int(num_samples)
+        self.batch_size = int(batch_size)
+        self.k = float(k)
+        self.device = torch.device(device)
+        self.smooth = float(smooth)
+        self.adaptive_smooth = float(adaptive_smooth)
+        self.power = float(power)
+        self.warmup = int(warmup)
+        self.replacement = bool(replacement)
+        if self.warmup < 0:
+            raise _make_error(int(ErrorCode.invalid_argument), f"warmup {warmup} is negative")
+        weighting = 1 if self.k == 1.0 else 2
+        _cuis.check_sample_args(self.num_samples, self.batch_size, self.replacement, weighting, self.k, self.smooth,
+                                self.adaptive_smooth, self.power)
+        self.loss = torch.zeros(self.num_samples, dtype=torch.float32, device=self.device)
+        self.seen = torch.zeros(self.num_samples, dtype=torch.bool, device=self.device)
+        self.rng = _api.rng_state(seed, 0, device=self.device)
+        self.steps = 0
+        self.last_status: Optional[Tensor] = None
+
+    # -- scores
+    def mean_loss(self) -> Tensor:
+        """The mean of the observed finite losses, a 1-element device tensor (1.0 before any update).
+        A NaN or infinite loss stays in the table (and is reported by `sample`) but not in the mean."""
+        valid = self.seen & torch.isfinite(self.loss)
+        count = valid.sum()
+        total = torch.where(valid, self.loss, torch.zeros_like(self.loss)).sum()
+        return torch.where(count > 0, total / count.clamp(min=1), torch.ones_like(total)).reshape(1).float()
+
+    def scores(self) -> Tensor:
+        """The scores `sample()` draws by: the last observed loss, the mean for unseen samples."""
+        return torch.where(self.seen, self.loss, self.mean_loss())
+
+    # -- drawing
+    def sample(self) -> Tuple[Tensor, Tensor]:
+        """`(indices, weights)`: int64 and float32 tensors of `batch_size` on the device.
+        Score errors (a NaN loss recorded by `update`) go to `last_status` (see `check`)."""
+        step = self.steps
+        self.steps += 1
+        if step < self.warmup:
+            idx = uniform_indices(self.batch_size, self.num_samples, rng=self.rng)
+            return idx, torch.ones(self.batch_size, dtype=torch.float32, device=self.device)
+        weighting = "unbiased" if self.k == 1.0 else "biased"
+        idx, w, st = sample(self.scores(), self.batch_size, replacement=self.replacement, weighting=weighting,
+                            k=self.k, smooth=self.smooth, adaptive_smooth=self.adaptive_smooth,
+                            mean_loss=self.mean_loss() if self.adaptive_smooth else 0.0, power=self.power,
+                            rng=self.rng, return_status=True)
+        self.last_status = st
+        return idx, w
+
+    def update(self, idx: Tensor, losses: Tensor) -> None:
+        """Record the observed per-sample `losses` (detached, as float32) of samples `idx`."""
+        idx = idx.to(device=self.device, dtype=torch.int64)
+        losses = losses.detach().to(device=self.device, dtype=torch.float32).reshape(-1)
+        if idx.shape != losses.shape:
+            raise _make_error(int(ErrorCode.shape_mismatch),
+                              f"update: {idx.numel()} indices but {losses.numel()} losses")
+        self.loss.index_put_((idx,), losses)
+        self.seen.index_put_((idx,), torch.ones_like(idx, dtype=torch.bool))
+
+    def check(self) -> None:
+        """Raises the score error of the last `sample()` (waits for a CUDA device)."""
+        if self.last_status is not None:
+            check_status(self.last_status)
+
+    # -- checkpoints
+    def state_dict(self) -> Dict[str, Any]:
+        """The table, the seen mask, the RNG state, the step count and the options."""
+        return {
+            "loss": self.loss.clone(),
+            "seen": self.seen.clone(),
+            "rng": self.rng.clone(),
+            "steps": self.steps,
+            "num_samples": self.num_samples,
+            "batch_size": self.batch_size,
+            "k": self.k,
+            "smooth": self.smooth,
+            "adaptive_smooth": self.adaptive_smooth,
+            "power": self.power,
+            "warmup": self.warmup,
+            "replacement": self.replacement,
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restores `state_dict()`'s state (the same draws follow as without the interruption)."""
+        if int(state["num_samples"]) != self.num_samples:
+            raise _make_error(int(ErrorCode.shape_mismatch),
+                              f"state has {state['num_samples']} samples, this sampler {self.num_samples}")
+        self.loss.copy_(state["loss"])
+        self.seen.copy_(state["seen"])
+        self.rng.copy_(state["rng"])
+        self.steps = int(state["steps"])
+        for key in ("batch_size", "warmup"):
+            setattr(self, key, int(state[key]))
+        for key in ("k", "smooth", "adaptive_smooth", "power"):
+            setattr(self, key, float(state[key]))
+        self.replacement = bool(state["replacement"])
