@@ -32,7 +32,7 @@ struct LoopDevice {
 
 // The loop state after `step` steps (the RNG offsets follow from the step and
 // the uniform draws per step).
-LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds& seeds, int64_t draws, int64_t b) {
+inline LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds& seeds, int64_t draws, int64_t b) {
   return LoopDevice{s.batch_loss,
                     s.mean_loss,
                     s.tau,
@@ -48,7 +48,7 @@ LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds&
 
 // Copies a stage's status into the run's first error (once), and marks the
 // loop failed. Called by one thread of the loop kernels that follow a stage.
-__device__ void merge_status(const DeviceStatus* stage, DeviceStatus* first, LoopDevice* loop) {
+__device__ inline void merge_status(const DeviceStatus* stage, DeviceStatus* first, LoopDevice* loop) {
   if (stage->code == Error::success || loop->failed) return;
   *first = *stage;
   loop->failed = 1;

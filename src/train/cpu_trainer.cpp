@@ -53,6 +53,7 @@ class CpuTrainer final : public detail::EngineBase {
   }
 
   Error do_step() override {
+    m_stepped = false;  // set again when this step completes
     const Dataset& train = m_data->train;
     const int64_t p = detail::candidates_per_step(m_cfg, train.rows);
     const uint64_t s = m_stats.step;

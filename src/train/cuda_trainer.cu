@@ -148,16 +148,20 @@ class CudaTrainer final : public detail::EngineBase {
     StepRecord r;
     r.step = st.step - 1;
     r.importance = st.importance;
+    auto copy = [this](void* dst, const void* src, size_t bytes) {
+      return cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, m_stream);
+    };
     if (scoring) {
       r.candidates.resize(p);
       r.scores.resize(p);
-      CUIS_CUDA_TRY(cudaMemcpy(r.candidates.data(), m_cand.data(), p * sizeof(int64_t), cudaMemcpyDeviceToHost));
-      CUIS_CUDA_TRY(cudaMemcpy(r.scores.data(), m_scores.data(), p * sizeof(float), cudaMemcpyDeviceToHost));
+      CUIS_CUDA_TRY(copy(r.candidates.data(), m_cand.data(), p * sizeof(int64_t)));
+      CUIS_CUDA_TRY(copy(r.scores.data(), m_scores.data(), p * sizeof(float)));
     }
     r.indices.resize(b);
-    CUIS_CUDA_TRY(cudaMemcpy(r.indices.data(), m_idx.data(), b * sizeof(int64_t), cudaMemcpyDeviceToHost));
+    CUIS_CUDA_TRY(copy(r.indices.data(), m_idx.data(), b * sizeof(int64_t)));
     r.weights.assign(b, 1.0f);
-    if (scoring) CUIS_CUDA_TRY(cudaMemcpy(r.weights.data(), m_w.data(), b * sizeof(float), cudaMemcpyDeviceToHost));
+    if (scoring) CUIS_CUDA_TRY(copy(r.weights.data(), m_w.data(), b * sizeof(float)));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
     *out = std::move(r);
     return set_error(Error::success, "");
   }
@@ -278,7 +282,11 @@ class CudaTrainer final : public detail::EngineBase {
     cudaGraph_t graph = nullptr;
     const cudaError_t began = cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal);
     if (began == cudaSuccess) {
-      e = enqueue_step();
+      try {
+        e = enqueue_step();
+      } catch (...) {  // the capture must end whatever happens
+        e = Error::internal_error;
+      }
       const cudaError_t ended = cudaStreamEndCapture(m_stream, &graph);  // ends it even when a stage failed
       if (e == Error::success && ended != cudaSuccess)
         e = detail::cuda_failure(ended, "cudaStreamEndCapture", __FILE__, __LINE__);

@@ -80,6 +80,15 @@ bool get_identity(ByteReader* r, DataIdentity* d) {
          r->get(&d->test_rows) && r->get(&d->features) && r->get(&d->classes) && r->get(&d->checksum);
 }
 
+// Bit for bit: a checkpoint holds exactly the settings its trainer trains with.
+bool same_optimizer(const OptimizerConfig& a, const OptimizerConfig& b) {
+  return a.kind == b.kind && std::memcmp(&a.lr, &b.lr, sizeof a.lr) == 0 &&
+         std::memcmp(&a.momentum, &b.momentum, sizeof a.momentum) == 0 &&
+         std::memcmp(&a.weight_decay, &b.weight_decay, sizeof a.weight_decay) == 0 &&
+         std::memcmp(&a.beta1, &b.beta1, sizeof a.beta1) == 0 && std::memcmp(&a.beta2, &b.beta2, sizeof a.beta2) == 0 &&
+         std::memcmp(&a.eps, &b.eps, sizeof a.eps) == 0;
+}
+
 bool same_shape(const MlpShape& a, const MlpShape& b) {
   return a.sizes == b.sizes && a.activation == b.activation && a.loss == b.loss;
 }
@@ -156,6 +165,10 @@ Error read_trainer_file(const std::string& path, TrainerFile* out) {
     return corrupt("inconsistent (configuration, data and main network disagree)");
   if (s.has_predictor != predicted || (!predicted && (!predictor.empty() || !s.history.empty() || !s.seen.empty())))
     return corrupt("inconsistent (loop state and sampler disagree)");
+  if (!same_optimizer(h.network.optimizer, c.optimizer))
+    return corrupt("inconsistent (the main network's optimizer is not the configuration's)");
+  if (predicted && !same_optimizer(s.predictor.optimizer, OptimizerConfig{}))
+    return corrupt("inconsistent (the loss predictor's optimizer is not the trainer's)");
   if (predicted && (!same_shape(s.predictor.shape, predictor_shape(c, dims)) ||
                     s.history.size() != static_cast<uint64_t>(h.data.train_rows) * static_cast<uint64_t>(c.history) ||
                     s.seen.size() != static_cast<uint64_t>(h.data.train_rows)))

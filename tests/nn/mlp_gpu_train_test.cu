@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -212,7 +213,8 @@ TEST_F(MlpGpu, BadBatchesMatchReference) {
       cuis::TrainBatch hb = batch(d, dd, 6, false);
       hb.indices = idx.data();
       hb.weights = w.data();
-      cuis::DeviceStatus want = unwritten_status();
+      cuis::DeviceStatus want;  // another garbage pattern than the device's, so that two unwritten statuses differ
+      std::memset(static_cast<void*>(&want), 0x5C, sizeof want);
       CUIS_OK(cpu.train_step(hb, &want));
       const cuis::DeviceStatus got = download(gpu.status(), 1)[0];
       ASSERT_NE(want.code, Error::success) << variant;

@@ -93,6 +93,9 @@ cuis::Checkpoint saved(cuis::Trainer& t, const std::string& name) {
 void expect_engines_agree(const cuis::TrainConfig& c, int steps) {
   ASSERT_EQ(c.power, 1.0f) << "the bound below computes the CDF without power smoothing";
   ASSERT_EQ(c.tau_th, 0.0f) << "the importance decision must not depend on rounding";
+  // One tile (<= 2048 candidates): a draw is one variate against one CDF, which the bound below needs
+  // (over several tiles the tile and the item are drawn separately).
+  ASSERT_LE(cuis::detail::candidates_per_step(c, data().train.rows), 2048);
   std::unique_ptr<cuis::Trainer> gpu = cuda_trainer(c);
   ASSERT_TRUE(gpu);
   const std::string path = cuis_test::temp_path("cuis_gpu_agree");
