@@ -15,19 +15,7 @@ Errors: `cuis.Error` and its subclasses, each with the C++ error code
 (`cuis.ErrorCode`). PyTorch integration: `cuis.torch`.
 """
 
-from ._api import (
-    LossResult,
-    SampleResult,
-    Status,
-    counters_consumed,
-    cross_entropy_scores,
-    cuda_available,
-    device_count,
-    new_status,
-    rng_state,
-    sample,
-    uniform_indices,
-)
+from ._devices import cuda_available, device_count
 from ._errors import (
     ArgumentError,
     CudaError,
@@ -46,6 +34,10 @@ from ._errors import (
     StatusInfo,
     TooManyDrawsError,
 )
+from ._loss import cross_entropy_scores
+from ._results import LossResult, SampleResult, Status, new_status
+from ._rng import rng_state, uniform_indices
+from ._sample import counters_consumed, sample
 
 __version__ = "0.1.0"
 

@@ -31,8 +31,11 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from . import _api
 from . import _cuis
+from . import _loss
+from . import _results
+from . import _rng
+from . import _sample
 from ._errors import ErrorCode, _make_error
 
 __all__ = [
@@ -82,9 +85,9 @@ def _sample_op(
     seed: int,
     offset: int,
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    r = _api.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
-                    smooth=smooth, adaptive_smooth=adaptive_smooth, mean_loss=mean_loss, power=power,
-                    candidate_ids=candidate_ids, seed=_to_unsigned(seed), offset=_to_unsigned(offset))
+    r = _sample.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
+                       smooth=smooth, adaptive_smooth=adaptive_smooth, mean_loss=mean_loss, power=power,
+                       candidate_ids=candidate_ids, seed=_to_unsigned(seed), offset=_to_unsigned(offset))
     status = r.status.buffer if r.status.on_device else _status_tensor(scores.device)
     return r[0], r[1], status
 
@@ -112,10 +115,10 @@ def _sample_rng_op(
     mean_loss_tensor: Optional[Tensor],
     advance_rng: bool,
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    r = _api.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
-                    smooth=smooth, adaptive_smooth=adaptive_smooth,
-                    mean_loss=mean_loss if mean_loss_tensor is None else mean_loss_tensor, power=power,
-                    candidate_ids=candidate_ids, rng=rng, advance_rng=advance_rng)
+    r = _sample.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
+                       smooth=smooth, adaptive_smooth=adaptive_smooth,
+                       mean_loss=mean_loss if mean_loss_tensor is None else mean_loss_tensor, power=power,
+                       candidate_ids=candidate_ids, rng=rng, advance_rng=advance_rng)
     status = r.status.buffer if r.status.on_device else _status_tensor(scores.device)
     return r[0], r[1], status
 
@@ -129,7 +132,7 @@ def _(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth, mea
 
 @torch.library.custom_op("cuis::uniform_indices", mutates_args=())
 def _uniform_op(count: int, n: int, seed: int, offset: int, device: torch.device) -> Tensor:
-    return _api.uniform_indices(count, n, seed=_to_unsigned(seed), offset=_to_unsigned(offset),
+    return _rng.uniform_indices(count, n, seed=_to_unsigned(seed), offset=_to_unsigned(offset),
                                 device=torch.device(device))
 
 
@@ -140,7 +143,7 @@ def _(count, n, seed, offset, device):
 
 @torch.library.custom_op("cuis::uniform_indices_rng", mutates_args=("rng",))
 def _uniform_rng_op(rng: Tensor, count: int, n: int, advance_rng: bool) -> Tensor:
-    return _api.uniform_indices(count, n, rng=rng, advance_rng=advance_rng)
+    return _rng.uniform_indices(count, n, rng=rng, advance_rng=advance_rng)
 
 
 @_uniform_rng_op.register_fake
@@ -150,7 +153,7 @@ def _(rng, count, n, advance_rng):
 
 @torch.library.custom_op("cuis::cross_entropy_scores", mutates_args=())
 def _cross_entropy_op(logits: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    r = _api.cross_entropy_scores(logits, labels)
+    r = _loss.cross_entropy_scores(logits, labels)
     status = r.status.buffer if r.status.on_device else _status_tensor(logits.device)
     return r[0], r[1], status
 
@@ -241,7 +244,7 @@ def check_status(status: Tensor) -> None:
     """Raises the error a status tensor from these ops holds (waits for the current
     stream for a CUDA tensor; `cuis.ScoreError` / `cuis.LabelError`)."""
     stream = torch.cuda.current_stream(status.device).cuda_stream if status.is_cuda else 0
-    _api.Status(status, stream).check()
+    _results.Status(status, stream).check()
 
 
 # ------------------------------------------------------ the sampler
@@ -298,7 +301,7 @@ class ImportanceSampler:
                                 self.adaptive_smooth, self.power)
         self.loss = torch.zeros(self.num_samples, dtype=torch.float32, device=self.device)
         self.seen = torch.zeros(self.num_samples, dtype=torch.bool, device=self.device)
-        self.rng = _api.rng_state(seed, 0, device=self.device)
+        self.rng = _rng.rng_state(seed, 0, device=self.device)
         self.steps = 0
         self.last_status: Optional[Tensor] = None
 

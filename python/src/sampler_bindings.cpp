@@ -1,0 +1,194 @@
+// cuis._cuis: the sampler's functions (sampler_bindings.h).
+#include "sampler_bindings.h"
+
+#include "cuda_device.h"
+#include "errors.h"
+#include "status.h"
+#include "widen.h"
+
+#include <cuis/sampler/reference.h>
+
+#include <string>
+#include <vector>
+
+namespace cuis_python {
+
+namespace {
+
+// A host [seed, offset] int64 array (the CPU side of SampleOptions::d_rng).
+cuis::RngState* host_rng(std::optional<OutArray>& rng, const Place& where, const char* owner) {
+  if (!rng) return nullptr;
+  same_place(where, require(*rng, "rng", {Kind::i64}, "int64 ([seed, offset])", 1), owner, "rng");
+  require_extent(static_cast<int64_t>(rng->shape(0)), 2, "rng");
+  return static_cast<cuis::RngState*>(rng->data());
+}
+
+}  // namespace
+
+cuis::SampleOptions make_options(bool replacement, int weighting, float k, float smooth, float adaptive_smooth,
+                                 float mean_loss, float power, uint64_t seed, uint64_t offset) {
+  cuis::SampleOptions o;
+  o.replacement = replacement;
+  if (weighting < 0 || weighting > 2) bad_argument("weighting code " + std::to_string(weighting) + " is not 0, 1 or 2");
+  o.weighting = static_cast<cuis::Weighting>(weighting);
+  o.k = k;
+  o.smooth = smooth;
+  o.adaptive_smooth = adaptive_smooth;
+  o.mean_loss = mean_loss;
+  o.power = power;
+  o.rng = cuis::RngState{seed, offset};
+  return o;
+}
+
+void check_sample_args(int64_t n, int64_t num_draws, const cuis::SampleOptions& o) {
+  if (n <= 0) raise_error(cuis::Error::empty_input, "n is " + std::to_string(n) + "; need at least one score");
+  if (num_draws <= 0)
+    raise_error(cuis::Error::empty_input, "num_draws is " + std::to_string(num_draws) + "; need at least one");
+  if (n > MAX_N) raise_error(cuis::Error::too_many_draws, "n " + std::to_string(n) + " exceeds 2^40");
+  if (num_draws > MAX_DRAWS)
+    raise_error(cuis::Error::too_many_draws, "num_draws " + std::to_string(num_draws) + " exceeds 2^31 - 1");
+  if (!o.replacement && num_draws > n)
+    raise_error(cuis::Error::too_many_draws, "num_draws " + std::to_string(num_draws) + " exceeds n " +
+                                                 std::to_string(n) + " without replacement");
+  check(cuis::validate_options(o));
+}
+
+void sample_cpu(const Array& scores, int64_t num_draws, OutArray indices, OutArray weights,
+                std::optional<Array> candidate_ids, std::optional<OutArray> rng, std::optional<Array> mean_loss_array,
+                bool replacement, int weighting, float k, float smooth, float adaptive_smooth, float mean_loss,
+                float power, uint64_t seed, uint64_t offset, bool advance_rng) {
+  const Place where = require(scores, "scores", {Kind::f32, Kind::f16, Kind::bf16}, "float32, float16 or bfloat16", 1);
+  if (where.cuda) bad_argument("sample_cpu: scores are on " + place_name(where));
+  const int64_t n = static_cast<int64_t>(scores.shape(0));
+  cuis::SampleOptions o = make_options(replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, seed,
+                                       offset);
+  check_sample_args(n, num_draws, o);
+  same_place(where, require(indices, "indices", {Kind::i64}, "int64", 1), "scores", "indices");
+  same_place(where, require(weights, "weights", {Kind::f32}, "float32", 1), "scores", "weights");
+  require_extent(static_cast<int64_t>(indices.shape(0)), num_draws, "indices");
+  require_extent(static_cast<int64_t>(weights.shape(0)), num_draws, "weights");
+  const int64_t* ids = nullptr;
+  if (candidate_ids) {
+    same_place(where, require(*candidate_ids, "candidate_ids", {Kind::i64}, "int64", 1), "scores", "candidate_ids");
+    require_extent(static_cast<int64_t>(candidate_ids->shape(0)), n, "candidate_ids");
+    ids = static_cast<const int64_t*>(candidate_ids->data());
+  }
+  cuis::RngState* state = host_rng(rng, where, "scores");
+  if (state) o.rng = *state;  // read as the device does, advanced below as the device does
+  if (mean_loss_array) {
+    same_place(where, require(*mean_loss_array, "mean_loss", {Kind::f32}, "float32", 1), "scores", "mean_loss");
+    require_extent(static_cast<int64_t>(mean_loss_array->shape(0)), 1, "mean_loss");
+    o.mean_loss = *static_cast<const float*>(mean_loss_array->data());
+  }
+  std::vector<float> widened;
+  cuis::DeviceStatus st{};
+  cuis::Error e;
+  std::string msg;
+  {
+    nb::gil_scoped_release release;
+    const float* s = host_floats(scores, static_cast<size_t>(n), &widened);
+    const cuis::SampleArgs a{s,
+                             n,
+                             ids,
+                             num_draws,
+                             static_cast<int64_t*>(indices.data()),
+                             static_cast<float*>(weights.data()),
+                             &st};
+    e = cuis::ref::sample(a, o);
+    if (e != cuis::Error::success) msg = cuis::last_error_message();
+  }
+  if (e != cuis::Error::success) raise_error(e, msg.empty() ? cuis::error_string(e) : msg);
+  // The device advances d_rng in the call's last kernel, whatever the scores held.
+  if (state && advance_rng) state->offset += cuis::counters_consumed(n, num_draws, o);
+  raise_status(st);
+}
+
+size_t sample_workspace_size(int64_t n, int64_t num_draws, int device, bool replacement, int weighting, float k,
+                             float smooth, float adaptive_smooth, float power) {
+  const cuis::SampleOptions o = make_options(replacement, weighting, k, smooth, adaptive_smooth, 0.0f, power, 0, 0);
+  check_sample_args(n, num_draws, o);
+  DeviceGuard guard(device, "sample_workspace_size");
+  size_t bytes = 0;
+  check(cuis::sample_workspace_size(n, num_draws, o, &bytes));
+  return bytes;
+}
+
+void sample_cuda(const Array& scores, int64_t num_draws, OutArray indices, OutArray weights, OutArray status,
+                 OutArray workspace, std::optional<Array> candidate_ids, std::optional<OutArray> rng,
+                 std::optional<Array> mean_loss_array, bool replacement, int weighting, float k, float smooth,
+                 float adaptive_smooth, float mean_loss, float power, uint64_t seed, uint64_t offset,
+                 bool advance_rng, uintptr_t stream) {
+  const Place where = require(scores, "scores", {Kind::f32}, "float32 (16-bit scores are widened before)", 1);
+  if (!where.cuda) bad_argument("sample_cuda: scores are on the CPU");
+  const int64_t n = static_cast<int64_t>(scores.shape(0));
+  cuis::SampleOptions o = make_options(replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, seed,
+                                       offset);
+  check_sample_args(n, num_draws, o);
+  same_place(where, require(indices, "indices", {Kind::i64}, "int64", 1), "scores", "indices");
+  same_place(where, require(weights, "weights", {Kind::f32}, "float32", 1), "scores", "weights");
+  require_extent(static_cast<int64_t>(indices.shape(0)), num_draws, "indices");
+  require_extent(static_cast<int64_t>(weights.shape(0)), num_draws, "weights");
+  cuis::DeviceStatus* d_status = status_ptr(status, where);
+  same_place(where, require(workspace, "workspace", {Kind::u8}, "uint8", 1), "scores", "workspace");
+  const int64_t* ids = nullptr;
+  if (candidate_ids) {
+    same_place(where, require(*candidate_ids, "candidate_ids", {Kind::i64}, "int64", 1), "scores", "candidate_ids");
+    require_extent(static_cast<int64_t>(candidate_ids->shape(0)), n, "candidate_ids");
+    ids = static_cast<const int64_t*>(candidate_ids->data());
+  }
+  if (rng) {
+    same_place(where, require(*rng, "rng", {Kind::i64}, "int64 ([seed, offset])", 1), "scores", "rng");
+    require_extent(static_cast<int64_t>(rng->shape(0)), 2, "rng");
+    o.d_rng = static_cast<cuis::RngState*>(rng->data());
+    o.advance_rng = advance_rng;
+  }
+  if (mean_loss_array) {
+    same_place(where, require(*mean_loss_array, "mean_loss", {Kind::f32}, "float32", 1), "scores", "mean_loss");
+    require_extent(static_cast<int64_t>(mean_loss_array->shape(0)), 1, "mean_loss");
+    o.d_mean_loss = static_cast<const float*>(mean_loss_array->data());
+  }
+  DeviceGuard guard(where.device, "sample");
+  const cuis::SampleArgs a{static_cast<const float*>(scores.data()),
+                           n,
+                           ids,
+                           num_draws,
+                           static_cast<int64_t*>(indices.data()),
+                           static_cast<float*>(weights.data()),
+                           d_status};
+  check(cuis::sample(a, o, workspace.data(), workspace.shape(0), to_stream(stream)));
+}
+
+void uniform_indices_cpu(OutArray out, int64_t n, uint64_t seed, uint64_t offset, std::optional<OutArray> rng,
+                         bool advance) {
+  const Place where = require(out, "out", {Kind::i64}, "int64", 1);
+  if (where.cuda) bad_argument("uniform_indices_cpu: out is on " + place_name(where));
+  const int64_t count = static_cast<int64_t>(out.shape(0));
+  cuis::RngState* state = host_rng(rng, where, "out");
+  const cuis::RngState from = state ? *state : cuis::RngState{seed, offset};
+  cuis::Error e;
+  std::string msg;
+  {
+    nb::gil_scoped_release release;
+    e = cuis::ref::uniform_indices(static_cast<int64_t*>(out.data()), count, n, from);
+    if (e != cuis::Error::success) msg = cuis::last_error_message();
+  }
+  if (e != cuis::Error::success) raise_error(e, msg.empty() ? cuis::error_string(e) : msg);
+  if (state && advance) state->offset += static_cast<uint64_t>(count);
+}
+
+void uniform_indices_cuda(OutArray out, int64_t n, uint64_t seed, uint64_t offset, std::optional<OutArray> rng,
+                          bool advance, uintptr_t stream) {
+  const Place where = require(out, "out", {Kind::i64}, "int64", 1);
+  if (!where.cuda) bad_argument("uniform_indices_cuda: out is on the CPU");
+  cuis::RngState* d_rng = nullptr;
+  if (rng) {
+    same_place(where, require(*rng, "rng", {Kind::i64}, "int64 ([seed, offset])", 1), "out", "rng");
+    require_extent(static_cast<int64_t>(rng->shape(0)), 2, "rng");
+    d_rng = static_cast<cuis::RngState*>(rng->data());
+  }
+  DeviceGuard guard(where.device, "uniform_indices");
+  check(cuis::uniform_indices(static_cast<int64_t*>(out.data()), static_cast<int64_t>(out.shape(0)), n,
+                              cuis::RngState{seed, offset}, d_rng, advance, to_stream(stream)));
+}
+
+}  // namespace cuis_python
