@@ -101,7 +101,7 @@ def main():
         out["runs"].append(row)
         print(json.dumps(row), flush=True)
 
-    # The loss sampler's step (METHOD.md sections 3 and 4, no smoothing).
+    # The loss sampler's step (docs/METHOD.md sections 3 and 4, no smoothing).
     batch, presample, k = 128, 1024, 0.5
 
     def draw_weights(scores, j):

@@ -54,7 +54,7 @@ Error load_cifar10_dir(const std::string& dir, DataSplit* out);
 // x <- (x - mean_f) / std_f on both splits, with std_f taken as 1 where the
 // training split holds feature f constant (its features become 0). Means and
 // deviations are accumulated in double. Without this the loaders' inputs are
-// pixels in [0, 1]; standardised inputs train markedly faster (METHOD.md
+// pixels in [0, 1]; standardised inputs train markedly faster (docs/METHOD.md
 // section 7's numbers are for standardised Fashion-MNIST).
 Error standardize(DataSplit* data);
 

@@ -1,6 +1,6 @@
 // cuis::Mlp: the CUDA trainer of a multilayer perceptron, used both as the
 // network being trained and, at a small size, as the loss predictor
-// (METHOD.md section 1). GEMMs run in cuBLAS (FP32 by default); everything
+// (docs/METHOD.md section 1). GEMMs run in cuBLAS (FP32 by default); everything
 // else is cuis's own fused kernels.
 //
 // init() allocates every buffer once (parameters, gradients, optimizer state,

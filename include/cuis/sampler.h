@@ -24,7 +24,7 @@
 
 namespace cuis {
 
-// How draws are weighted (METHOD.md section 4).
+// How draws are weighted (docs/METHOD.md section 4).
 enum class Weighting : int32_t {
   none,      // w = 1
   unbiased,  // w = 1 / (n p_i); without replacement B / (n pi_i)
@@ -40,7 +40,7 @@ struct RngState {
 
 struct SampleOptions {
   bool replacement = true;
-  // t(s) = s^power + smooth + adaptive_smooth * mean_loss  (METHOD.md section 2)
+  // t(s) = s^power + smooth + adaptive_smooth * mean_loss  (docs/METHOD.md section 2)
   float power = 1.0f;             // in [0, 1]
   float smooth = 0.0f;            // >= 0
   float adaptive_smooth = 0.0f;   // >= 0

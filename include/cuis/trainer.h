@@ -1,4 +1,4 @@
-// Importance-sampled training end to end (METHOD.md sections 1 to 5): each
+// Importance-sampled training end to end (docs/METHOD.md sections 1 to 5): each
 // step draws a uniform candidate set, scores it (the main network's loss or
 // gradient-norm bound, or the loss predictor), draws the batch in proportion
 // to the smoothed scores with importance weights, trains on it, and feeds the
@@ -55,7 +55,7 @@ struct TrainConfig {
   Math math = Math::fp32;
 };
 
-// The default variance-reduction threshold (P + 3b) / (3b) of METHOD.md section 5.
+// The default variance-reduction threshold (P + 3b) / (3b) of docs/METHOD.md section 5.
 double default_tau_threshold(int64_t presample, int64_t batch);
 
 struct TrainerStats {

@@ -26,7 +26,7 @@ def cross_entropy_scores(
     """Per-row softmax cross-entropy and the gradient-norm bound, the scores the sampler draws by.
 
     loss[r] = -log softmax(logits[r])[labels[r]] and grad_norm[r] =
-    ||softmax(logits[r]) - onehot(labels[r])||_2 (METHOD.md section 1), in a
+    ||softmax(logits[r]) - onehot(labels[r])||_2 (docs/METHOD.md section 1), in a
     numerically stable form. CPU arrays run the CPU reference
     (`cuis::ref::cross_entropy_row`, double accumulation); CUDA arrays run
     `cuis::cross_entropy` (a warp per row, float32): the two agree to float32

@@ -165,7 +165,7 @@ int demo() {
                 static_cast<double>(k), 100.0 * w_hard / w_all, est, true_mean, wmin, wmax);
   }
   std::printf("   Draws' plain mean loss: %.3f. k = 1 is unbiased (the hardest 10%% keep about 10%% of the weight);\n"
-              "   smaller k shifts the weight toward hard samples (METHOD.md section 4).\n", batch_loss);
+              "   smaller k shifts the weight toward hard samples (docs/METHOD.md section 4).\n", batch_loss);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/binary_io.h"
 #include "cuis/data.h"
 #include "cuis/trainer.h"
 #include "train_flags.h"
@@ -129,6 +130,10 @@ int run(int argc, char** argv) {
   if (!f.resume.empty() && trainer->load(f.resume) != cuis::Error::success)
     return fail(1, "--resume: " + cuis::last_error_message());
   const cuis_train::Budget b = cuis_train::make_budget(f, data.train.rows);
+  if (f.epochs > 0 && b.total_steps < 1)
+    return fail(2, "--epochs " + std::to_string(f.epochs) + " is more than 2^62 steps of this data");
+  if (!f.checkpoint.empty() && cuis::detail::check_file(f.checkpoint, false) != cuis::Error::success)
+    return fail(1, "--checkpoint: " + cuis::last_error_message());  // before training, not at the first write
   cuis_train::TrainLog log;
   std::string error;
   if (!f.log.empty() && !log.open(f.log, !f.resume.empty(), saved.stats.step, &error)) return fail(1, error);

@@ -106,7 +106,7 @@ const Option OPTIONS[] = {
     {"--eval-seconds", "T", "", "evaluate every T seconds of training"},
     {"--seed", "S", "1", "the run's seed, in [0, 2^64-1]"},
     {"--device", "auto|cuda|cpu", "auto", "the engine; auto: CUDA when a GPU is present (says so when it is not)"},
-    {"--graph", "on|off", "on", "the CUDA engine replays each step as one CUDA graph (same results)"},
+    {"--graph", "on|off", "on", "the CUDA engine replays each step as one CUDA graph (designed to give the same results)"},
     {"--tf32", "on|off", "off", "the CUDA engine's GEMMs on TF32 tensor cores (off: FP32)"},
     {"--log", "FILE", "", "CSV log of every evaluation (default: none)"},
     {"--checkpoint", "FILE", "", "write the run's state (one file) at every evaluation (default: none)"},
@@ -232,6 +232,8 @@ int parse_flags(int argc, char** argv, Flags* f) {
   r.checkpoint = v.text["--checkpoint"];
   r.resume = v.text["--resume"];
   if (!v.error.empty()) return fail(2, v.error);
+  if (!r.log.empty() && r.log == r.checkpoint)
+    return fail(2, "--log and --checkpoint name the same file " + r.log + ": the checkpoint would replace the log");
   if (v.given("--epochs") + v.given("--steps") + v.given("--seconds") > 1)
     return fail(2, "give at most one of --epochs, --steps, --seconds");
   if (v.given("--eval-every") && v.given("--eval-seconds"))

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/binary_io.h"
+
 namespace cuis_train {
 
 const char* const LOG_HEADER = "step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau";
@@ -17,7 +19,14 @@ TrainLog::~TrainLog() {
   if (m_file) std::fclose(m_file);
 }
 
-bool TrainLog::open(const std::string& path, bool resuming, uint64_t step, std::string* error) {
+bool TrainLog::open(const std::string& requested, bool resuming, uint64_t step, std::string* error) {
+  // A device, a FIFO or a directory is refused (the log is rewritten by a
+  // rename, which would replace it); through a link, the target is written.
+  if (cuis::detail::check_file(requested, false) != cuis::Error::success) {
+    *error = "--log: " + cuis::last_error_message();
+    return false;
+  }
+  const std::string path = cuis::detail::write_target(requested);
   std::string kept = std::string(LOG_HEADER) + "\n";
   std::ifstream in(path, std::ios::binary);
   if (resuming && in) {

@@ -14,7 +14,11 @@ namespace cuis_train {
 Budget make_budget(const Flags& f, int64_t train_rows) {
   Budget b;
   b.steps_per_epoch = (train_rows + f.cfg.batch - 1) / f.cfg.batch;
-  b.total_steps = f.steps ? f.steps : f.epochs > 0 ? static_cast<int64_t>(std::ceil(f.epochs * b.steps_per_epoch)) : 0;
+  const double epoch_steps = std::ceil(f.epochs * static_cast<double>(b.steps_per_epoch));
+  b.total_steps = f.steps              ? f.steps
+                  : f.epochs <= 0      ? 0
+                  : epoch_steps > 0x1p62 ? -1  // refused by the caller: more steps than a run may have
+                                         : static_cast<int64_t>(epoch_steps);
   b.seconds = f.seconds;
   // Every --eval-every steps or --eval-seconds of training time; by default
   // ten times a run, and in a --seconds run every tenth of the budget

@@ -59,7 +59,15 @@ struct ByteReader {
 // True when the last 8 bytes are the checksum of the rest.
 bool checksum_ok(const std::vector<unsigned char>& bytes);
 
-// Writes bytes to path atomically; io_error (naming path) on failure, and then
+// success when path names a regular file (through links), or, unless
+// must_exist, nothing; io_error saying what it is otherwise (a directory, a
+// FIFO, a device), without opening it.
+Error check_file(const std::string& path, bool must_exist);
+// Where an atomic write of path goes: the target of a symbolic link, else path.
+std::string write_target(const std::string& path);
+
+// Writes bytes to path atomically (refusing a path that exists and is not a
+// regular file; through a symbolic link, the link's target is replaced); io_error (naming path) on failure, and then
 // the previous file, if any, is unchanged.
 Error write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes);
 

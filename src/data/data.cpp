@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/binary_io.h"
 #include "core/error_detail.h"
 
 namespace cuis {
@@ -40,6 +41,8 @@ std::string pick(const std::string& path) { return exists(path) || !exists(path 
 
 Error read_file(const std::string& path, std::vector<unsigned char>* out, size_t max_bytes) {
   return detail::guarded("read_file", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "read_file: out must not be null");
+    CUIS_TRY(detail::check_file(path, true));  // never waits on a FIFO
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) return set_error(Error::io_error, path + ": cannot open (" + std::strerror(errno) + ")");
     unsigned char magic[2] = {0, 0};
@@ -91,6 +94,7 @@ Error read_file(const std::string& path, std::vector<unsigned char>* out, size_t
 Error parse_idx(const std::vector<unsigned char>& images, const std::vector<unsigned char>& labels,
                 const std::string& name, Dataset* out) {
   return detail::guarded("parse_idx", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "parse_idx: out must not be null");
     const std::string img = name + " images", lab = name + " labels";
     if (images.size() < 16) return corrupt(img, "truncated header (" + std::to_string(images.size()) + " bytes)");
     if (be32(images.data()) != 0x00000803)
@@ -135,6 +139,7 @@ Error parse_idx(const std::vector<unsigned char>& images, const std::vector<unsi
 
 Error load_idx(const std::string& images_path, const std::string& labels_path, Dataset* out) {
   return detail::guarded("load_idx", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "load_idx: out must not be null");
     std::vector<unsigned char> images, labels;
     if (const Error e = read_file(images_path, &images); e != Error::success) return e;
     if (const Error e = read_file(labels_path, &labels); e != Error::success) return e;
@@ -144,6 +149,7 @@ Error load_idx(const std::string& images_path, const std::string& labels_path, D
 
 Error load_mnist_dir(const std::string& dir, DataSplit* out) {
   return detail::guarded("load_mnist_dir", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "load_mnist_dir: out must not be null");
     DataSplit s;
     if (const Error e =
             load_idx(pick(dir + "/train-images-idx3-ubyte"), pick(dir + "/train-labels-idx1-ubyte"), &s.train);
@@ -162,6 +168,7 @@ Error load_mnist_dir(const std::string& dir, DataSplit* out) {
 
 Error parse_cifar10(const std::vector<unsigned char>& bytes, const std::string& name, Dataset* out) {
   return detail::guarded("parse_cifar10", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "parse_cifar10: out must not be null");
     constexpr size_t RECORD = 1 + 3072;
     if (bytes.empty()) return corrupt(name, "empty file");
     if (bytes.size() % RECORD != 0)
@@ -209,6 +216,7 @@ Error load_cifar_files(const std::vector<std::string>& paths, Dataset* out) {
 
 Error load_cifar10_dir(const std::string& dir, DataSplit* out) {
   return detail::guarded("load_cifar10_dir", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "load_cifar10_dir: out must not be null");
     DataSplit s;
     std::vector<std::string> train;
     for (int i = 1; i <= 5; ++i) train.push_back(dir + "/data_batch_" + std::to_string(i) + ".bin");
@@ -219,7 +227,28 @@ Error load_cifar10_dir(const std::string& dir, DataSplit* out) {
   });
 }
 
+namespace {
+DataSplit synthetic_split(int64_t train_rows, int64_t test_rows, int32_t features, int32_t classes, uint64_t seed);
+}  // namespace
+
 DataSplit synthetic_data(int64_t train_rows, int64_t test_rows, int32_t features, int32_t classes, uint64_t seed) {
+  // Bad arguments or no memory give an empty split (0 rows), which every
+  // consumer refuses with a message ("the training or test split is empty");
+  // last_error_message() says why. Nothing throws.
+  DataSplit s;
+  const Error e = detail::guarded("synthetic_data", [&]() -> Error {
+    if (train_rows < 1 || test_rows < 1 || features < 1 || classes < 1 || train_rows > (int64_t{1} << 40) ||
+        test_rows > (int64_t{1} << 40))
+      return set_error(Error::invalid_argument, "synthetic_data: rows, features and classes must be positive");
+    s = synthetic_split(train_rows, test_rows, features, classes, seed);
+    return set_error(Error::success, "");
+  });
+  if (e != Error::success) s = DataSplit{};
+  return s;
+}
+
+namespace {
+DataSplit synthetic_split(int64_t train_rows, int64_t test_rows, int32_t features, int32_t classes, uint64_t seed) {
   std::mt19937_64 g(seed);
   std::normal_distribution<float> n(0.0f, 1.0f);
   std::vector<float> centers(static_cast<size_t>(classes) * features);
@@ -244,6 +273,7 @@ DataSplit synthetic_data(int64_t train_rows, int64_t test_rows, int32_t features
   s.test = make(test_rows, "synthetic (test)");
   return s;
 }
+}  // namespace
 
 Error standardize(DataSplit* data) {
   return detail::guarded("standardize", [&]() -> Error {

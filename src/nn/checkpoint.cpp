@@ -95,6 +95,7 @@ Error write_checkpoint(const std::string& path, const Checkpoint& c) {
 
 Error read_checkpoint(const std::string& path, Checkpoint* out) {
   return detail::guarded("read_checkpoint", [&]() -> Error {
+    if (!out) return set_error(Error::null_pointer, "read_checkpoint: out must not be null");
     std::vector<unsigned char> bytes;
     CUIS_TRY(detail::read_whole_file(path, &bytes));
     return detail::parse_network_image(bytes, path, out);

@@ -17,6 +17,9 @@ Error validate_options(const SampleOptions& o) {
   if (!(o.adaptive_smooth >= 0.0f && std::isfinite(o.adaptive_smooth)))
     return set_error(Error::invalid_smoothing,
                      "adaptive_smooth " + std::to_string(o.adaptive_smooth) + " must be finite and >= 0");
+  if (o.weighting != Weighting::none && o.weighting != Weighting::unbiased && o.weighting != Weighting::biased)
+    return set_error(Error::invalid_argument,
+                     "weighting " + std::to_string(static_cast<int>(o.weighting)) + " is not a Weighting");
   if (o.weighting == Weighting::biased && !(o.k <= 1.0f && std::isfinite(o.k)))
     return set_error(Error::invalid_k, "k " + std::to_string(o.k) + " must be finite and <= 1");
   return set_error(Error::success, "");

@@ -187,6 +187,19 @@ int64_t uniform_draws_per_step(const TrainConfig& c, int64_t rows) {
 Error check_config(const TrainConfig& c, const DataSplit& d) {
   if (d.train.rows <= 0 || d.test.rows <= 0) return set_error(Error::empty_input, "the training or test split is empty");
   if (d.train.features != d.test.features) return set_error(Error::shape_mismatch, "train and test features differ");
+  if (c.sampler != SamplerKind::uniform && c.sampler != SamplerKind::loss && c.sampler != SamplerKind::gnorm &&
+      c.sampler != SamplerKind::predicted)
+    return set_error(Error::invalid_argument, "sampler " + std::to_string(static_cast<int>(c.sampler)) + " is not a SamplerKind");
+  for (const Dataset* s : {&d.train, &d.test}) {
+    if (s->features < 1 || s->classes < 1)
+      return set_error(Error::shape_mismatch, s->name + ": features and classes must be positive");
+    if (s->x.size() != static_cast<uint64_t>(s->rows) * static_cast<uint64_t>(s->features) ||
+        s->labels.size() != static_cast<uint64_t>(s->rows))
+      return set_error(Error::shape_mismatch, s->name + ": " + std::to_string(s->x.size()) + " features and " +
+                                                  std::to_string(s->labels.size()) + " labels for " +
+                                                  std::to_string(s->rows) + " rows of " +
+                                                  std::to_string(s->features));
+  }
   if (c.batch < 1 || c.batch > (int64_t{1} << 20)) return set_error(Error::invalid_argument, "batch must be in [1, 2^20]");
   if (c.sampler != SamplerKind::uniform && c.presample != PRESAMPLE_ALL &&
       (c.presample < 1 || c.presample > (int64_t{1} << 24)))

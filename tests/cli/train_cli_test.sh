@@ -120,7 +120,7 @@ expect_error "resume: another presample" 2 "written with --presample 64, this ru
 expect_error "resume: another learning rate" 2 "written with --lr 0.001, this run asks for --lr 0.01" "${common[@]}" --lr 0.01 "${at[@]}"
 expect_error "resume: another k" 2 "written with --k 0.5, this run asks for --k 1" "${common[@]}" --k 1 "${at[@]}"
 expect_error "resume: other data" 2 "written on other data.*--normalize" "${common[@]}" --normalize none "${at[@]}"
-expect_error "resume: a missing checkpoint" 1 "--resume: .*cannot open" "${common[@]}" --steps 60 --resume "$dir/none.ck"
+expect_error "resume: a missing checkpoint" 1 "--resume: .*No such file" "${common[@]}" --steps 60 --resume "$dir/none.ck"
 "$bin" "${common[@]}" --steps 50 --eval-every 5 --graph off --resume "$dir/run.ck" --log "$dir/other.csv" \
   --checkpoint "$dir/other.ck" 2>"$dir/err"
 check "resume: log, checkpoint, evaluation interval, budget and --graph may differ" [ $? -eq 0 ]
@@ -171,5 +171,26 @@ if [ -x "$demo" ]; then
   "$demo" stray >/dev/null 2>"$dir/err"
   check "cuis-demo refuses an argument" bash -c "[ $? -eq 2 ] && grep -q \"unexpected argument 'stray'\" '$dir/err'"
 fi
+
+# Files that are not regular files are never replaced or waited on: a FIFO as
+# --checkpoint, --log or --resume is refused at once (as root, a device would
+# be replaced by a rename otherwise); a symbolic link keeps pointing at the
+# rewritten file; --log and --checkpoint may not be the same file.
+mkfifo "$dir/fifo"
+small=(--data synthetic --hidden 8 --batch 32 --device cpu --steps 4 --eval-every 2)
+expect_error "--checkpoint a FIFO refused" 1 "is a FIFO" "${small[@]}" --checkpoint "$dir/fifo"
+expect_error "--log a FIFO refused" 1 "is a FIFO" "${small[@]}" --log "$dir/fifo"
+timeout 20 "$bin" "${small[@]}" --resume "$dir/fifo" >/dev/null 2>"$dir/err"
+check "--resume a FIFO refused without waiting" bash -c "[ $? -eq 1 ] && grep -q 'is a FIFO' '$dir/err'"
+check "the FIFO is still a FIFO" [ -p "$dir/fifo" ]
+expect_error "--checkpoint a directory refused" 1 "is a directory" "${small[@]}" --checkpoint "$dir"
+"$bin" "${small[@]}" --checkpoint "$dir/target.ck" 2>/dev/null
+ln -s "$dir/target.ck" "$dir/link.ck"
+"$bin" "${small[@]}" --steps 6 --checkpoint "$dir/link.ck" 2>/dev/null
+check "a linked checkpoint stays a link" [ -L "$dir/link.ck" ]
+check "the link's target is rewritten" bash -c "cmp -s '$dir/link.ck' '$dir/target.ck' && [ \$(stat -c %s '$dir/target.ck') -gt 0 ]"
+expect_error "--log and --checkpoint the same file" 2 "name the same file" "${small[@]}" --log "$dir/same" --checkpoint "$dir/same"
+expect_error "--epochs beyond 2^62 steps" 2 "more than 2^62 steps" --data synthetic --hidden 8 --device cpu --epochs 1e30
+
 echo "train cli: $fails failed"
 [ "$fails" -eq 0 ]

@@ -9,10 +9,12 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cuis/data.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
+#include "cuis/nn/checkpoint.h"
 #include "cuis/nn/loss.h"
 #include "cuis/sampler.h"
 #include "core/error_detail.h"
@@ -21,6 +23,11 @@
 namespace {
 
 using cuis::Error;
+
+std::vector<unsigned char>& bytes_sink() {
+  static std::vector<unsigned char> b;
+  return b;
+}
 
 bool device_present() {
   int count = 0;
@@ -83,6 +90,35 @@ TEST(ApiEdge, ExceptionsBecomeErrorCodes) {
             Error::internal_error);
   EXPECT_EQ(cuis::last_error_message(), "len: vector too long");
   EXPECT_EQ(cuis::detail::guarded("fine", []() -> Error { return Error::shape_mismatch; }), Error::shape_mismatch);
+}
+
+// Bad arguments a C++ user can pass: error codes, never a crash.
+TEST(ApiEdge, BadArgumentsAreErrorsNotCrashes) {
+  EXPECT_EQ(cuis::load_mnist_dir("/nonexistent", nullptr), Error::null_pointer);
+  EXPECT_EQ(cuis::load_idx("a", "b", nullptr), Error::null_pointer);
+  EXPECT_EQ(cuis::read_file("/etc/hostname", nullptr), Error::null_pointer);
+  EXPECT_EQ(cuis::read_checkpoint("/nonexistent", nullptr), Error::null_pointer);
+  EXPECT_EQ(cuis::read_file("/tmp", &bytes_sink()), Error::io_error);  // a directory
+  EXPECT_NE(cuis::last_error_message().find("is a directory"), std::string::npos) << cuis::last_error_message();
+  for (const auto& bad : {cuis::synthetic_data(-5, -5, -1, 0, 1), cuis::synthetic_data(100, 10, 4, 0, 1)}) {
+    EXPECT_EQ(bad.train.rows, 0);
+    EXPECT_TRUE(bad.train.x.empty());
+  }
+  cuis::DataSplit data = cuis::synthetic_data(256, 64, 8, 3, 1);
+  cuis::TrainConfig c;
+  c.hidden = {8};
+  c.batch = 16;
+  c.presample = 32;
+  std::unique_ptr<cuis::Trainer> t;
+  cuis::TrainConfig bad_sampler = c;
+  bad_sampler.sampler = static_cast<cuis::SamplerKind>(99);
+  EXPECT_EQ(cuis::make_cpu_trainer(bad_sampler, &data, &t), Error::invalid_argument);
+  data.train.x.resize(data.train.x.size() - 1);  // fewer features than rows x features
+  EXPECT_EQ(cuis::make_cpu_trainer(c, &data, &t), Error::shape_mismatch) << cuis::last_error_message();
+  EXPECT_FALSE(t);
+  cuis::SampleOptions o;
+  o.weighting = static_cast<cuis::Weighting>(42);
+  EXPECT_EQ(cuis::validate_options(o), Error::invalid_argument);
 }
 
 }  // namespace

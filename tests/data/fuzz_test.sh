@@ -8,7 +8,7 @@ command -v clang++ >/dev/null 2>&1 || { echo "clang++ not found: fuzz test skipp
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 if ! clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$root/include" -I"$root/src" "$root/tests/data/fuzz/loaders_fuzz.cpp" "$root/src/data/data.cpp" "$root/src/core/error.cpp" \
+    -I"$root/include" -I"$root/src" "$root/tests/data/fuzz/loaders_fuzz.cpp" "$root/src/data/data.cpp" "$root/src/core/error.cpp" "$root/src/core/binary_io.cpp" \
     -lz -o "$dir/fuzz" 2>"$dir/build.log"; then
   if grep -q "fuzzer" "$dir/build.log"; then echo "libFuzzer runtime missing: fuzz test skipped"; cat "$dir/build.log"; exit 77; fi
   cat "$dir/build.log"; exit 1

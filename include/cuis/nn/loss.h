@@ -1,5 +1,5 @@
 // Per-sample losses and scores, fused: softmax cross-entropy with the
-// gradient-norm bound of METHOD.md section 1 and the weighted logit gradient,
+// gradient-norm bound of docs/METHOD.md section 1 and the weighted logit gradient,
 // and the squared error of the loss predictor.
 #pragma once
 

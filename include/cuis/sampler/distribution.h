@@ -32,7 +32,7 @@ constexpr int CHUNKS_PER_TILE = TILE / CHUNK;  // 32: one warp lane per chunk
 constexpr int Q_BITS = 52;                    // q_i < 2^(Q_BITS + 1)
 constexpr int EXP_NONE = -100000;             // exponent of a tile whose items are all zero
 
-// The smoothing transform of METHOD.md section 2: t = s^a + c_eff with
+// The smoothing transform of docs/METHOD.md section 2: t = s^a + c_eff with
 // c_eff = c + c_adaptive * mean_loss. Inputs are validated elsewhere.
 struct TransformParams {
   double power;   // a in [0, 1]
