@@ -8,6 +8,7 @@ set -u
 pattern='\b(fma\.rn|mad(\.rn)?)\.f(32|64)\b'
 status=0 exact=0 control=0
 for ptx in "$@"; do
+  [ -r "$ptx" ] && [ -s "$ptx" ] || { echo "FAIL: $ptx is missing or empty"; status=1; continue; }
   case $ptx in
     *sampler.ptx)
       exact=1

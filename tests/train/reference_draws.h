@@ -60,8 +60,17 @@ inline void expect_step_is_reference(const cuis::StepRecord& r, const cuis::Trai
   cuis::DeviceStatus st{};
   st.code = cuis::Error::invalid_argument;  // unwritten
   const cuis::SampleArgs a{r.scores.data(), p, r.candidates.data(), b, idx.data(), w.data(), &st};
-  ASSERT_SUCCESS(
-      cuis::ref::sample(a, cuis::detail::sample_options(c, seeds.draws, step, static_cast<float>(mean_loss))));
+  // The options written out here, not taken from the engines' own helper: draws at offset step * B.
+  cuis::SampleOptions o;
+  o.replacement = true;
+  o.weighting = c.k == 1.0f ? cuis::Weighting::unbiased : cuis::Weighting::biased;
+  o.k = c.k;
+  o.smooth = c.smooth;
+  o.adaptive_smooth = c.adaptive_smooth;
+  o.mean_loss = static_cast<float>(mean_loss);
+  o.power = c.power;
+  o.rng = cuis::RngState{seeds.draws, step * static_cast<uint64_t>(c.batch)};
+  ASSERT_SUCCESS(cuis::ref::sample(a, o));
   ASSERT_EQ(st.code, Error::success) << at << ": " << cuis::describe(st);
   EXPECT_EQ(r.indices, idx) << at;
   EXPECT_EQ(r.weights, w) << at;
