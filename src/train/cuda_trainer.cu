@@ -120,10 +120,10 @@ class CudaTrainer final : public detail::EngineBase {
   // predictor) fails the run here, as the CPU engine's step() would have.
   Error do_stats(TrainerStats* out) override {
     LoopDevice l{};
-    CUIS_TRY(read_loop(&l));
     DeviceStatus first{};
+    CUIS_CUDA_TRY(cudaMemcpyAsync(&l, m_loop.data(), sizeof l, cudaMemcpyDeviceToHost, m_stream));
     CUIS_CUDA_TRY(cudaMemcpyAsync(&first, m_first_error.data(), sizeof first, cudaMemcpyDeviceToHost, m_stream));
-    CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
+    CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));  // one wait for both
     if (first.code != Error::success)
       return set_error(first.code, "step " + std::to_string(l.step) + ": " + describe(first));
     *out = TrainerStats{l.step, l.batch_loss, l.mean_loss, l.tau, l.importance != 0};
