@@ -44,6 +44,7 @@ __all__ = [
     "cross_entropy_scores",
     "check_status",
     "ImportanceSampler",
+    "ImportanceBatchSampler",
 ]
 
 _STATUS_BYTES = _cuis.STATUS_BYTES
@@ -382,3 +383,6 @@ class ImportanceSampler:
         for key in ("k", "smooth", "adaptive_smooth", "power"):
             setattr(self, key, float(state[key]))
         self.replacement = bool(state["replacement"])
+
+
+from .torch_data import ImportanceBatchSampler  # noqa: E402  (the DataLoader adapter; imports this module)
