@@ -45,6 +45,7 @@ __all__ = [
     "check_status",
     "ImportanceSampler",
     "ImportanceBatchSampler",
+    "PresampledImportanceSampler",
 ]
 
 _STATUS_BYTES = _cuis.STATUS_BYTES
@@ -386,3 +387,4 @@ class ImportanceSampler:
 
 
 from .torch_data import ImportanceBatchSampler  # noqa: E402  (the DataLoader adapter; imports this module)
+from .torch_presample import PresampledImportanceSampler  # noqa: E402  (presampling; imports this module)
