@@ -23,6 +23,15 @@ cuis::RngState* host_rng(std::optional<OutArray>& rng, const Place& where, const
   return static_cast<cuis::RngState*>(rng->data());
 }
 
+// The draws' outputs: int64 indices and float32 weights, num_draws of each,
+// where the scores are.
+void check_draw_outputs(const Place& where, const OutArray& indices, const OutArray& weights, int64_t num_draws) {
+  same_place(where, require(indices, "indices", {Kind::i64}, "int64", 1), "scores", "indices");
+  same_place(where, require(weights, "weights", {Kind::f32}, "float32", 1), "scores", "weights");
+  require_extent(static_cast<int64_t>(indices.shape(0)), num_draws, "indices");
+  require_extent(static_cast<int64_t>(weights.shape(0)), num_draws, "weights");
+}
+
 }  // namespace
 
 cuis::SampleOptions make_options(bool replacement, int weighting, float k, float smooth, float adaptive_smooth,
@@ -63,10 +72,7 @@ void sample_cpu(const Array& scores, int64_t num_draws, OutArray indices, OutArr
   cuis::SampleOptions o = make_options(replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, seed,
                                        offset);
   check_sample_args(n, num_draws, o);
-  same_place(where, require(indices, "indices", {Kind::i64}, "int64", 1), "scores", "indices");
-  same_place(where, require(weights, "weights", {Kind::f32}, "float32", 1), "scores", "weights");
-  require_extent(static_cast<int64_t>(indices.shape(0)), num_draws, "indices");
-  require_extent(static_cast<int64_t>(weights.shape(0)), num_draws, "weights");
+  check_draw_outputs(where, indices, weights, num_draws);
   const int64_t* ids = nullptr;
   if (candidate_ids) {
     same_place(where, require(*candidate_ids, "candidate_ids", {Kind::i64}, "int64", 1), "scores", "candidate_ids");
@@ -124,10 +130,7 @@ void sample_cuda(const Array& scores, int64_t num_draws, OutArray indices, OutAr
   cuis::SampleOptions o = make_options(replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, seed,
                                        offset);
   check_sample_args(n, num_draws, o);
-  same_place(where, require(indices, "indices", {Kind::i64}, "int64", 1), "scores", "indices");
-  same_place(where, require(weights, "weights", {Kind::f32}, "float32", 1), "scores", "weights");
-  require_extent(static_cast<int64_t>(indices.shape(0)), num_draws, "indices");
-  require_extent(static_cast<int64_t>(weights.shape(0)), num_draws, "weights");
+  check_draw_outputs(where, indices, weights, num_draws);
   cuis::DeviceStatus* d_status = status_ptr(status, where);
   same_place(where, require(workspace, "workspace", {Kind::u8}, "uint8", 1), "scores", "workspace");
   const int64_t* ids = nullptr;
