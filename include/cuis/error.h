@@ -39,6 +39,9 @@ enum class [[nodiscard]] Error : int32_t {
   out_of_memory,         // device or host memory
   no_device,             // no usable CUDA device: the CPU reference (cuis::ref) runs without one
   internal_error,        // an unexpected exception from the standard library, caught at the API edge
+  // Sharded sampling (cuis/sharded.h), found from the gathered records on every rank alike.
+  shard_mismatch,        // ranks disagree: seed, offset, options, mean loss, rank order or shard sizes
+  capacity_exceeded,     // global mode: more draws landed on a rank than its output capacity
 };
 
 // A short English name for the code, e.g. "NaN score".
@@ -52,8 +55,8 @@ const std::string& last_error_message();
 // The output of a call whose status is not success holds index -1, weight 0.
 struct DeviceStatus {
   Error code;               // success or one of the input data errors
-  int32_t reserved;
-  int64_t index;            // first offending score (lowest index), else -1
+  int32_t rank;             // sharded sampling: the rank concerned, else 0
+  int64_t index;            // first offending score (lowest index), else -1; see describe()
   float value;              // that score (or the mean loss), else 0
   float reserved2;
   uint64_t positive_count;  // transformed scores > 0 (0 after a bad score or mean loss)

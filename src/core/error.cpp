@@ -36,6 +36,8 @@ const char* error_string(Error e) {
     case Error::out_of_memory: return "out of memory";
     case Error::no_device: return "no CUDA device";
     case Error::internal_error: return "internal error";
+    case Error::shard_mismatch: return "ranks disagree on the sharded draw";
+    case Error::capacity_exceeded: return "more global draws on a rank than its capacity";
   }
   return "unknown error";
 }
@@ -83,6 +85,18 @@ std::string describe(const DeviceStatus& s) {
     case Error::not_enough_positive:
       std::snprintf(buf, sizeof buf, "only %llu positive scores for draws without replacement",
                     static_cast<unsigned long long>(s.positive_count));
+      return buf;
+    case Error::shard_mismatch: {
+      static const char* const what[] = {"its record is out of rank order", "its seed or offset",
+                                         "its options, N, R, b or capacity", "its mean loss for adaptive smoothing",
+                                         "the shard sizes, which do not add up to N"};
+      const int64_t w = s.index >= 0 && s.index < 5 ? s.index : 2;
+      std::snprintf(buf, sizeof buf, "rank %d disagrees with rank 0: %s", static_cast<int>(s.rank), what[w]);
+      return buf;
+    }
+    case Error::capacity_exceeded:
+      std::snprintf(buf, sizeof buf, "%lld global draws landed on rank %d, more than its capacity of %g",
+                    static_cast<long long>(s.index), static_cast<int>(s.rank), static_cast<double>(s.value));
       return buf;
     default: return error_string(s.code);
   }

@@ -9,6 +9,7 @@
 #include "core/error_detail.h"
 #include "cuis/core/philox.h"
 #include "cuis/sampler/distribution.h"
+#include "sampler/reference_sums.h"
 #include "sampler/size_limits.h"
 
 namespace cuis {
@@ -111,8 +112,6 @@ double Distribution::probability(int64_t i) const {
   return detail::weight_with_replacement(total(), mass[j], tile_sum[j], q[i], n).score;
 }
 
-namespace {
-
 // The fixed-order sum of detail::REDUCE_THREADS strided partials and a halving tree.
 double fixed_order_sum(const std::vector<double>& terms) {
   std::vector<double> partial(detail::REDUCE_THREADS, 0.0);
@@ -121,6 +120,8 @@ double fixed_order_sum(const std::vector<double>& terms) {
     for (int i = 0; i < stride; ++i) partial[i] += partial[i + stride];
   return partial[0];
 }
+
+namespace {
 
 // Turns per-draw (unbiased weight, score) into the requested weights.
 void finish_weights(const std::vector<detail::DrawWeight>& dw, const SampleOptions& o, float* weights) {
