@@ -20,13 +20,16 @@
 
 namespace cuis {
 
-enum class SamplerKind { uniform, loss, gnorm, predicted };
+// uniform; loss or gnorm: the main network scores the candidates; predicted:
+// the loss predictor does; cache: each candidate's last observed loss (a
+// sample not seen yet scores the running mean batch loss).
+enum class SamplerKind { uniform, loss, gnorm, predicted, cache };
 
 // TrainConfig::presample for scoring the whole training set every step (no
 // candidate draw; P = N): cheap with the loss predictor, costly otherwise.
 constexpr int64_t PRESAMPLE_ALL = -1;
 
-// "uniform", "loss", "gnorm", "predicted"; false for anything else.
+// "uniform", "loss", "gnorm", "predicted", "cache"; false for anything else.
 bool parse_sampler(const std::string& name, SamplerKind* out);
 const char* sampler_name(SamplerKind k);
 
@@ -44,8 +47,12 @@ struct TrainConfig {
   Activation activation = Activation::relu;
   OptimizerConfig optimizer;
   uint64_t seed = 1;
-  int32_t history = 10;  // predictor: losses remembered per sample
+  int32_t history = 10;  // predictor: losses remembered per sample (cache: the last one is used)
   std::vector<int32_t> predictor_hidden = {32, 32};
+  // predictor: learn and read losses in log space (features log(max(loss,
+  // 1e-6)), target the log of the observed loss, score exp(prediction)); the
+  // CPU engine only so far.
+  bool predictor_log = false;
   // CUDA engine: after one eager step (after init or load), capture a step in
   // a CUDA graph and replay it (one launch per step); off: every step
   // enqueues its kernels. Same results.
@@ -86,6 +93,13 @@ class Trainer {
   virtual Error stats(TrainerStats* out) = 0;
   // Mean loss and error rate of the main network over the training or test split.
   virtual Error evaluate(bool test_split, double* loss, double* error_rate) = 0;
+  // How well the sampler's scores rank the training set: Spearman's rank
+  // correlation between the score every training sample would get now
+  // (predicted loss, cached loss, or for loss / gnorm the network's own) and
+  // its true current loss under the main network. A study instrument (it
+  // scores the whole training set twice); the CPU engine only so far
+  // (invalid_argument on the CUDA engine and for the uniform sampler).
+  virtual Error score_quality(double* spearman) = 0;
   virtual const char* engine() const = 0;
   // The last step's candidates, scores, batch and weights; invalid_argument
   // before the first step (and after load(), until the next step).

@@ -85,7 +85,9 @@ const Option OPTIONS[] = {
     {"--data", "NAME", "fashion-mnist", "fashion-mnist, mnist:DIR, cifar10:DIR or synthetic"},
     {"--normalize", "standard|none", "standard",
      "standard: every feature to mean 0, deviation 1 (the training split's); none: pixels in [0, 1]"},
-    {"--sampler", "uniform|loss|gnorm|predicted", "uniform", "how each batch is drawn"},
+    {"--sampler", "uniform|loss|gnorm|predicted|cache", "uniform",
+     "how each batch is drawn (cache: by each sample's last observed loss)"},
+    {"--predictor-log", "on|off", "off", "predicted: the loss predictor learns and reads log losses (CPU engine)"},
     {"--k", "K", "0.5", "importance weight exponent: weights (1/(N p))^k; 1 is unbiased"},
     {"--smooth", "C", "0", "additive smoothing of the scores"},
     {"--adaptive-smooth", "C", "0", "smoothing by C times the running mean batch loss"},
@@ -109,6 +111,9 @@ const Option OPTIONS[] = {
     {"--graph", "on|off", "on", "the CUDA engine replays each step as one CUDA graph (designed to give the same results)"},
     {"--tf32", "on|off", "off", "the CUDA engine's GEMMs on TF32 tensor cores (off: FP32)"},
     {"--log", "FILE", "", "CSV log of every evaluation (default: none)"},
+    {"--eval-scores", "on|off", "off",
+     "at every evaluation also log score_rank_corr: Spearman's correlation of the sampler's scores of the whole "
+     "training set with the true losses (CPU engine)"},
     {"--checkpoint", "FILE", "", "write the run's state (one file) at every evaluation (default: none)"},
     {"--resume", "FILE", "", "continue the run a --checkpoint file holds (default: a new run)"},
 };
@@ -191,7 +196,9 @@ int parse_flags(int argc, char** argv, Flags* f) {
   cuis::TrainConfig& c = r.cfg;
   if (v.given("--data")) r.data = v.text["--data"];
   if (v.given("--sampler") && !cuis::parse_sampler(v.text["--sampler"], &c.sampler))
-    v.bad("--sampler", "uniform, loss, gnorm or predicted");
+    v.bad("--sampler", "uniform, loss, gnorm, predicted or cache");
+  if (v.is("--predictor-log", "on", "off")) c.predictor_log = v.text["--predictor-log"] == "on";
+  if (v.is("--eval-scores", "on", "off")) r.eval_scores = v.text["--eval-scores"] == "on";
   v.number("--k", &c.k);
   v.number("--smooth", &c.smooth);
   v.number("--adaptive-smooth", &c.adaptive_smooth);
@@ -239,6 +246,10 @@ int parse_flags(int argc, char** argv, Flags* f) {
   if (v.given("--eval-every") && v.given("--eval-seconds"))
     return fail(2, "give at most one of --eval-every, --eval-seconds");
   if (!v.given("--steps") && !v.given("--seconds") && !v.given("--epochs")) r.epochs = 1;
+  if (r.eval_scores && c.sampler == cuis::SamplerKind::uniform)
+    return fail(2, "--eval-scores on: the uniform sampler has no scores to rank");
+  if (c.predictor_log && c.sampler != cuis::SamplerKind::predicted)
+    return fail(2, "--predictor-log on: only the predicted sampler has a loss predictor");
   if (c.sampler != cuis::SamplerKind::uniform && c.presample != cuis::PRESAMPLE_ALL && c.presample < c.batch)
     return fail(2, "--presample " + std::to_string(c.presample) + " is smaller than --batch " +
                        std::to_string(c.batch) + ": each step draws its batch from the P candidates it scores, so " +
@@ -253,7 +264,7 @@ std::string describe_difference(const cuis::ConfigDifference& d) {
       {"optimizer.kind", "--optimizer"}, {"optimizer.lr", "--lr"}, {"optimizer.weight_decay", "--weight-decay"},
       {"optimizer.momentum", "--momentum"}, {"math", "--tf32"}, {"k", "--k"}, {"smooth", "--smooth"},
       {"adaptive_smooth", "--adaptive-smooth"}, {"power", "--power"}, {"presample", "--presample"},
-      {"warmup", "--warmup"}, {"tau_th", "--tau-th"}};
+      {"warmup", "--warmup"}, {"tau_th", "--tau-th"}, {"predictor_log", "--predictor-log"}};
   const auto it = FLAG.find(d.field);
   if (it == FLAG.end())
     return "the checkpoint was written with " + d.field + " " + d.saved + ", this run has " + d.field + " " + d.asked +

@@ -14,7 +14,7 @@ struct Flags {
   std::string data = "fashion-mnist", device = "auto", log, checkpoint, resume;
   double epochs = 0, seconds = 0, eval_seconds = 0;  // 0: not given
   int64_t steps = 0, eval_every = 0;                 // 0: not given
-  bool tau_auto = false, standardize = true;
+  bool tau_auto = false, standardize = true, eval_scores = false;
   cuis::TrainConfig cfg;
 };
 

@@ -13,7 +13,7 @@
 
 namespace cuis_train {
 
-const char* const LOG_HEADER = "step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau";
+const char* const LOG_HEADER = "step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau,score_rank_corr";
 
 TrainLog::~TrainLog() {
   if (m_file) std::fclose(m_file);
@@ -74,9 +74,11 @@ bool TrainLog::open(const std::string& requested, bool resuming, uint64_t step, 
 
 bool TrainLog::write(const LogRow& r) {
   if (!m_file) return true;
-  std::fprintf(m_file, "%llu,%.4f,%.4f,%llu,%.6g,%.6g,%.6g,%.6g,%s,%.6g\n", static_cast<unsigned long long>(r.step),
+  char corr[32] = "";  // empty when not measured
+  if (r.has_rank_corr) std::snprintf(corr, sizeof corr, "%.4f", r.rank_corr);
+  std::fprintf(m_file, "%llu,%.4f,%.4f,%llu,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s\n", static_cast<unsigned long long>(r.step),
                r.epoch, r.wall_s, static_cast<unsigned long long>(r.samples), r.batch_loss, r.train_loss, r.test_loss,
-               r.test_error, r.sampler, r.tau);
+               r.test_error, r.sampler, r.tau, corr);
   m_last = r.step;
   m_last_valid = true;
   return std::fflush(m_file) == 0 && !std::ferror(m_file);

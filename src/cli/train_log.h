@@ -18,6 +18,8 @@ struct LogRow {
   double batch_loss = 0, train_loss = 0, test_loss = 0, test_error = 0;
   const char* sampler = "";
   double tau = 0;
+  bool has_rank_corr = false;  // --eval-scores
+  double rank_corr = 0;        // Trainer::score_quality
 };
 
 class TrainLog {

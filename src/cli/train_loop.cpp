@@ -54,9 +54,12 @@ int train(cuis::Trainer& t, const Flags& f, const Budget& b, bool cuda, TrainLog
         t.evaluate(true, &test_loss, &test_err) != cuis::Error::success)
       return failed();
     const double epoch = static_cast<double>(st.step) / static_cast<double>(b.steps_per_epoch);
+    double corr = 0;
+    if (f.eval_scores && t.score_quality(&corr) != cuis::Error::success) return failed();
     if (!log->has_row(st.step) &&
         !log->write(LogRow{st.step, epoch, trained_s, st.step * static_cast<uint64_t>(f.cfg.batch), st.batch_loss,
-                           train_loss, test_loss, test_err, cuis::sampler_name(f.cfg.sampler), st.tau}))
+                           train_loss, test_loss, test_err, cuis::sampler_name(f.cfg.sampler), st.tau, f.eval_scores,
+                           corr}))
       return fail(1, "--log: cannot write " + f.log);
     std::fprintf(stderr, "%sstep %llu  epoch %.2f  %.1fs  train loss %.4f  test loss %.4f  test error %.2f%%%s\n",
                  tty ? "\r\033[K" : "", static_cast<unsigned long long>(st.step), epoch, trained_s, train_loss,

@@ -45,9 +45,11 @@ class CpuTrainer final : public detail::EngineBase {
       if (const Error e = m_predictor.init(detail::predictor_shape(m_cfg, m_data->train), popt, m_seeds.predictor_init);
           e != Error::success)
         return e;
+      m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * m_predictor.shape().sizes[0]);
+    }
+    if (detail::keeps_history(m_cfg)) {
       m_history.assign(static_cast<size_t>(n) * m_cfg.history, 0.0f);
       m_seen.assign(n, 0);
-      m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * m_predictor.shape().sizes[0]);
     }
     return set_error(Error::success, "");
   }
@@ -111,7 +113,7 @@ class CpuTrainer final : public detail::EngineBase {
     m_stats.mean_loss = s == 0 ? mean : 0.9 * m_stats.mean_loss + 0.1 * mean;
     m_stats.batch_loss = mean;
     m_stats.importance = importance;
-    if (m_cfg.sampler == SamplerKind::predicted)
+    if (detail::keeps_history(m_cfg))
       if (const Error e = learn_losses(); e != Error::success) return e;
     ++m_stats.step;
     m_stepped = true;
@@ -153,8 +155,8 @@ class CpuTrainer final : public detail::EngineBase {
     s.stats = m_stats;
     s.tau_seen = m_tau_seen;
     s.has_predictor = m_cfg.sampler == SamplerKind::predicted;
-    if (s.has_predictor) {
-      s.predictor = m_predictor.checkpoint();
+    if (s.has_predictor) s.predictor = m_predictor.checkpoint();
+    if (detail::keeps_history(m_cfg)) {
       s.history = m_history;
       s.seen = m_seen;
     }
@@ -173,7 +175,7 @@ class CpuTrainer final : public detail::EngineBase {
     m_stats = s.stats;
     m_tau_seen = s.tau_seen;
     m_stepped = false;
-    if (predicted) {
+    if (detail::keeps_history(m_cfg)) {
       m_history = std::move(s.history);
       m_seen = std::move(s.seen);
     }
@@ -189,15 +191,38 @@ class CpuTrainer final : public detail::EngineBase {
             detail::predictor_feature(&m_history[rows[j] * h], m_seen[rows[j]], m_data->train.labels[rows[j]], h, k);
   }
 
+  // The predictor's scores of `count` rows into scores (features in m_features).
+  void predict(const int64_t* rows, int64_t count, float* scores) {
+    build_features(rows, count);
+    std::vector<float> out;
+    m_predictor.forward(m_features.data(), count, &out);
+    for (int64_t j = 0; j < count; ++j) {
+      if (!std::isfinite(out[j])) {
+        scores[j] = out[j];  // reported by the sampler
+      } else if (m_cfg.predictor_log) {
+        scores[j] = std::exp(std::min(std::max(out[j], -30.0f), 30.0f));
+      } else {
+        scores[j] = std::max(out[j], 0.0f) + 1e-6f;  // scores must be >= 0: a negative prediction is (almost) zero
+      }
+    }
+  }
+
+  // The cache's score: the last observed loss, or for a sample not seen yet
+  // the running mean batch loss (1 before the first step).
+  float cached(int64_t row) const {
+    if (m_seen[row] > 0) return m_history[row * m_cfg.history + m_cfg.history - 1];
+    return m_stats.step > 0 ? static_cast<float>(m_stats.mean_loss) : 1.0f;
+  }
+
   Error score_candidates(int64_t p) {
     const Dataset& train = m_data->train;
     DeviceStatus st{};
     if (m_cfg.sampler == SamplerKind::predicted) {
-      build_features(m_candidates.data(), p);
-      std::vector<float> out;
-      m_predictor.forward(m_features.data(), p, &out);
-      // Scores must be >= 0: a negative prediction counts as (almost) zero.
-      for (int64_t j = 0; j < p; ++j) m_scores[j] = std::isfinite(out[j]) ? std::max(out[j], 0.0f) + 1e-6f : out[j];
+      predict(m_candidates.data(), p, m_scores.data());
+      return set_error(Error::success, "");
+    }
+    if (m_cfg.sampler == SamplerKind::cache) {
+      for (int64_t j = 0; j < p; ++j) m_scores[j] = cached(m_candidates[j]);
       return set_error(Error::success, "");
     }
     if (const Error e = m_main.score(train.x.data(), train.rows, train.labels.data(), nullptr, m_candidates.data(), p,
@@ -210,20 +235,48 @@ class CpuTrainer final : public detail::EngineBase {
     return set_error(Error::success, "");
   }
 
+  Error do_score_quality(double* spearman) override {
+    const Dataset& train = m_data->train;
+    const int64_t n = train.rows;
+    std::vector<int64_t> rows(n);
+    std::iota(rows.begin(), rows.end(), int64_t{0});
+    std::vector<float> loss(n), norm(n), score(n);
+    DeviceStatus st{};
+    if (const Error e = m_main.score(train.x.data(), n, train.labels.data(), nullptr, rows.data(), n, loss.data(),
+                                     norm.data(), &st);
+        e != Error::success)
+      return e;
+    if (st.code != Error::success) return set_error(st.code, "score_quality: " + describe(st));
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      const int64_t chunk = static_cast<int64_t>(m_features.size()) / m_predictor.shape().sizes[0];
+      for (int64_t at = 0; at < n; at += chunk) predict(rows.data() + at, std::min(chunk, n - at), score.data() + at);
+    } else if (m_cfg.sampler == SamplerKind::cache) {
+      for (int64_t i = 0; i < n; ++i) score[i] = cached(i);
+    } else {
+      score = m_cfg.sampler == SamplerKind::gnorm ? norm : loss;
+    }
+    *spearman = detail::spearman(score, loss);
+    return set_error(Error::success, "");
+  }
+
   // The predictor learns the batch's observed losses from the histories as they
   // were, then the histories take the new losses (a row drawn twice: its last
   // occurrence counts).
   Error learn_losses() {
     const int64_t b = m_cfg.batch;
-    build_features(m_indices.data(), b);
-    TrainBatch pb;
-    pb.data = m_features.data();
-    pb.rows = b;
-    pb.targets = m_batch_loss.data();
-    pb.batch = b;
-    DeviceStatus st{};
-    if (const Error e = m_predictor.train_step(pb, &st); e != Error::success) return e;
-    if (st.code != Error::success) return set_error(st.code, "loss predictor: " + describe(st));
+    if (m_cfg.sampler == SamplerKind::predicted) {
+      build_features(m_indices.data(), b);
+      TrainBatch pb;
+      pb.data = m_features.data();
+      pb.rows = b;
+      pb.batch = b;
+      std::vector<float> target(m_batch_loss);
+      for (float& t : target) t = detail::predictor_input(t, m_cfg.predictor_log);
+      pb.targets = target.data();
+      DeviceStatus st{};
+      if (const Error e = m_predictor.train_step(pb, &st); e != Error::success) return e;
+      if (st.code != Error::success) return set_error(st.code, "loss predictor: " + describe(st));
+    }
     const int32_t h = m_cfg.history;
     for (int64_t j = 0; j < b; ++j) {
       bool later = false;
@@ -231,7 +284,9 @@ class CpuTrainer final : public detail::EngineBase {
       if (later) continue;
       float* hist = &m_history[m_indices[j] * h];
       std::copy(hist + 1, hist + h, hist);
-      hist[h - 1] = m_batch_loss[j];
+      // The predictor's histories hold losses as it sees them (log with predictor_log); the cache's raw losses.
+      hist[h - 1] = m_cfg.sampler == SamplerKind::predicted ? detail::predictor_input(m_batch_loss[j], m_cfg.predictor_log)
+                                                            : m_batch_loss[j];
       m_seen[m_indices[j]] = std::min(m_seen[m_indices[j]] + 1, h);
     }
     return set_error(Error::success, "");

@@ -136,6 +136,10 @@ class CudaTrainer final : public detail::EngineBase {
                            test_split ? m_test_labels.data() : m_labels.data(), nullptr, loss, error_rate, m_stream);
   }
 
+  Error do_score_quality(double*) override {
+    return set_error(Error::invalid_argument, "score_quality: measured on the CPU engine only so far");
+  }
+
   const char* engine() const override { return "cuda"; }
 
   Error do_last_step(StepRecord* out) override {
@@ -364,6 +368,10 @@ Error make_cuda_trainer(const TrainConfig& config, const DataSplit* data, std::u
   return detail::guarded("make_cuda_trainer", [&]() -> Error {
     if (!data || !out) return set_error(Error::null_pointer, "make_cuda_trainer: data and out are required");
     CUIS_TRY(detail::check_config(config, *data));
+    if (config.sampler == SamplerKind::cache || config.predictor_log)
+      return set_error(Error::invalid_argument, std::string("the CUDA engine does not have ") +
+                                                    (config.predictor_log ? "predictor_log" : "the cache sampler") +
+                                                    " yet; the CPU engine (--device cpu) does");
     CUIS_TRY(detail::require_device("make_cuda_trainer"));
     auto t = std::make_unique<CudaTrainer>(config, data);
     CUIS_TRY(t->init());

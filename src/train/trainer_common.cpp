@@ -3,6 +3,7 @@
 // the engines' shared base.
 #include "train/trainer_common.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@ bool parse_sampler(const std::string& name, SamplerKind* out) {
   else if (name == "loss") *out = SamplerKind::loss;
   else if (name == "gnorm") *out = SamplerKind::gnorm;
   else if (name == "predicted") *out = SamplerKind::predicted;
+  else if (name == "cache") *out = SamplerKind::cache;
   else return false;
   return true;
 }
@@ -30,6 +32,7 @@ const char* sampler_name(SamplerKind k) {
     case SamplerKind::loss: return "loss";
     case SamplerKind::gnorm: return "gnorm";
     case SamplerKind::predicted: return "predicted";
+    case SamplerKind::cache: return "cache";
   }
   return "?";
 }
@@ -131,9 +134,10 @@ Error compare_configs(const TrainConfig& a, const TrainConfig& b, ConfigDifferen
                         same("power", a.power, b.power) ||
                         same("presample", presample_text(a.presample), presample_text(b.presample)) ||
                         same("warmup", a.warmup, b.warmup) || same("tau_th", a.tau_th, b.tau_th))) ||
+           (detail::keeps_history(a) && same("history", int64_t{a.history}, int64_t{b.history})) ||
            (a.sampler == SamplerKind::predicted &&
-            (same("history", int64_t{a.history}, int64_t{b.history}) ||
-             same("predictor_hidden", a.predictor_hidden, b.predictor_hidden))));
+            (same("predictor_hidden", a.predictor_hidden, b.predictor_hidden) ||
+             same("predictor_log", std::string(a.predictor_log ? "on" : "off"), b.predictor_log ? "on" : "off"))));
     *out = std::move(d);
     return detail::set_error(Error::success, "");
   });
@@ -174,6 +178,39 @@ MlpShape predictor_shape(const TrainConfig& c, const Dataset& d) {
   return s;
 }
 
+namespace {
+// Ranks 1..n, tied values sharing their mean rank.
+std::vector<double> ranks(const std::vector<float>& v) {
+  std::vector<size_t> order(v.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+    for (size_t k = i; k <= j; ++k) r[order[k]] = 0.5 * static_cast<double>(i + j) + 1.0;
+    i = j + 1;
+  }
+  return r;
+}
+}  // namespace
+
+double spearman(const std::vector<float>& a, const std::vector<float>& b) {
+  const std::vector<double> ra = ranks(a), rb = ranks(b);
+  const double n = static_cast<double>(a.size()), mean = (n + 1.0) / 2.0;
+  double sab = 0.0, saa = 0.0, sbb = 0.0;
+  for (size_t i = 0; i < ra.size(); ++i) {
+    sab += (ra[i] - mean) * (rb[i] - mean);
+    saa += (ra[i] - mean) * (ra[i] - mean);
+    sbb += (rb[i] - mean) * (rb[i] - mean);
+  }
+  return saa > 0.0 && sbb > 0.0 ? sab / std::sqrt(saa * sbb) : 0.0;
+}
+
+bool keeps_history(const TrainConfig& c) {
+  return c.sampler == SamplerKind::predicted || c.sampler == SamplerKind::cache;
+}
+
 bool whole_set(const TrainConfig& c) { return c.sampler != SamplerKind::uniform && c.presample == PRESAMPLE_ALL; }
 
 int64_t candidates_per_step(const TrainConfig& c, int64_t rows) {
@@ -188,7 +225,7 @@ Error check_config(const TrainConfig& c, const DataSplit& d) {
   if (d.train.rows <= 0 || d.test.rows <= 0) return set_error(Error::empty_input, "the training or test split is empty");
   if (d.train.features != d.test.features) return set_error(Error::shape_mismatch, "train and test features differ");
   if (c.sampler != SamplerKind::uniform && c.sampler != SamplerKind::loss && c.sampler != SamplerKind::gnorm &&
-      c.sampler != SamplerKind::predicted)
+      c.sampler != SamplerKind::predicted && c.sampler != SamplerKind::cache)
     return set_error(Error::invalid_argument, "sampler " + std::to_string(static_cast<int>(c.sampler)) + " is not a SamplerKind");
   for (const Dataset* s : {&d.train, &d.test}) {
     if (s->features < 1 || s->classes < 1)
@@ -261,6 +298,14 @@ Error EngineBase::evaluate(bool test_split, double* loss, double* error_rate) {
   return guarded("Trainer::evaluate", [&] {
     return loss && error_rate ? do_evaluate(test_split, loss, error_rate)
                               : set_error(Error::null_pointer, "Trainer::evaluate: loss and error_rate are required");
+  });
+}
+Error EngineBase::score_quality(double* spearman) {
+  return guarded("Trainer::score_quality", [&] {
+    if (!spearman) return set_error(Error::null_pointer, "Trainer::score_quality: spearman is required");
+    if (m_cfg.sampler == SamplerKind::uniform)
+      return set_error(Error::invalid_argument, "score_quality: the uniform sampler has no scores");
+    return do_score_quality(spearman);
   });
 }
 Error EngineBase::last_step(StepRecord* out) {

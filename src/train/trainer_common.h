@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cuis/data.h"
 #include "cuis/sampler.h"
@@ -29,6 +30,11 @@ SampleOptions sample_options(const TrainConfig& c, uint64_t draws_seed, uint64_t
 // Candidates per step: P for scoring samplers (N = rows with PRESAMPLE_ALL),
 // the batch for uniform.
 int64_t candidates_per_step(const TrainConfig& c, int64_t rows);
+// Spearman's rank correlation of a and b (ties get their mean rank; 0 when
+// either is constant).
+double spearman(const std::vector<float>& a, const std::vector<float>& b);
+// Whether the loop keeps each sample's loss history (predicted, cache).
+bool keeps_history(const TrainConfig& c);
 // Whether the candidates are the whole training set, in order.
 bool whole_set(const TrainConfig& c);
 // Uniform draws per step from the candidate stream (offset step * this): the
@@ -51,6 +57,7 @@ class EngineBase : public Trainer {
   Error step() final;
   Error stats(TrainerStats* out) final;
   Error evaluate(bool test_split, double* loss, double* error_rate) final;
+  Error score_quality(double* spearman) final;
   Error last_step(StepRecord* out) final;
   Error save(const std::string& path) final;
   Error load(const std::string& path) final;
@@ -59,6 +66,7 @@ class EngineBase : public Trainer {
   virtual Error do_step() = 0;
   virtual Error do_stats(TrainerStats* out) = 0;
   virtual Error do_evaluate(bool test_split, double* loss, double* error_rate) = 0;
+  virtual Error do_score_quality(double* spearman) = 0;
   virtual Error do_last_step(StepRecord* out) = 0;
   // The main network (f->head.network) and the loop's state (f->loop).
   virtual Error snapshot(TrainerFile* f) = 0;

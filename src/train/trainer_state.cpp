@@ -15,7 +15,9 @@ namespace detail {
 namespace {
 
 constexpr char MAGIC[8] = {'C', 'U', 'I', 'S', 'T', 'R', 'N', 'R'};
-constexpr uint32_t VERSION = 1;
+// Version 2 added the cache sampler and TrainConfig::predictor_log; version 1
+// files read as predictor_log off.
+constexpr uint32_t VERSION = 2;
 
 void put_string(ByteWriter* w, const std::string& s) { w->put_vector(std::vector<char>(s.begin(), s.end())); }
 bool get_string(ByteReader* r, std::string* s) {
@@ -42,26 +44,28 @@ void put_config(ByteWriter* w, const TrainConfig& c) {
   w->put_vector(c.predictor_hidden);
   w->put(static_cast<uint8_t>(c.cuda_graph));
   w->put(static_cast<int32_t>(c.math));
+  w->put(static_cast<uint8_t>(c.predictor_log));
 }
 
 // False when truncated or an enumeration is out of range.
-bool get_config(ByteReader* r, TrainConfig* c) {
+bool get_config(ByteReader* r, uint32_t version, TrainConfig* c) {
   int32_t sampler = 0, act = 0, kind = 0, math = 0;
-  uint8_t graph = 0;
+  uint8_t graph = 0, predictor_log = 0;
   OptimizerConfig& o = c->optimizer;
   bool ok = r->get(&sampler) && r->get(&c->k) && r->get(&c->smooth) && r->get(&c->adaptive_smooth) &&
             r->get(&c->power) && r->get(&c->presample) && r->get(&c->warmup) && r->get(&c->tau_th) &&
             r->get(&c->batch) && r->get_vector(&c->hidden) && r->get(&act) && r->get(&kind);
   for (float* f : {&o.lr, &o.momentum, &o.weight_decay, &o.beta1, &o.beta2, &o.eps}) ok = ok && r->get(f);
   ok = ok && r->get(&c->seed) && r->get(&c->history) && r->get_vector(&c->predictor_hidden) && r->get(&graph) &&
-       r->get(&math);
-  if (!ok || sampler < 0 || sampler > 3 || act < 0 || act > 1 || kind < 0 || kind > 1 || math < 0 || math > 1)
+       r->get(&math) && (version < 2 || r->get(&predictor_log));
+  if (!ok || sampler < 0 || sampler > (version < 2 ? 3 : 4) || act < 0 || act > 1 || kind < 0 || kind > 1 || math < 0 || math > 1)
     return false;
   c->sampler = static_cast<SamplerKind>(sampler);
   c->activation = static_cast<Activation>(act);
   o.kind = static_cast<OptimizerKind>(kind);
   c->cuda_graph = graph != 0;
   c->math = static_cast<Math>(math);
+  c->predictor_log = predictor_log != 0;
   return true;
 }
 
@@ -135,14 +139,15 @@ Error read_trainer_file(const std::string& path, TrainerFile* out) {
   if (b.size() < 20 || std::memcmp(b.data(), MAGIC, 8) != 0) return corrupt("not a cuis trainer checkpoint");
   ByteReader r{b, 8};
   uint32_t version = 0;
-  if (!r.get(&version) || version != VERSION) return corrupt("unsupported version " + std::to_string(version));
+  if (!r.get(&version) || version < 1 || version > VERSION)
+    return corrupt("unsupported version " + std::to_string(version));
   if (!checksum_ok(b)) return corrupt("checksum mismatch (truncated or damaged)");
   TrainerFile f;
   TrainerCheckpoint& h = f.head;
   LoopState& s = f.loop;
   uint8_t importance = 0, tau_seen = 0, has_predictor = 0;
   std::vector<unsigned char> main, predictor;
-  if (!r.get(&h.train_seconds) || !get_string(&r, &h.engine) || !get_config(&r, &h.config) ||
+  if (!r.get(&h.train_seconds) || !get_string(&r, &h.engine) || !get_config(&r, version, &h.config) ||
       !get_identity(&r, &h.data) || !r.get(&s.stats.step) || !r.get(&s.stats.batch_loss) ||
       !r.get(&s.stats.mean_loss) || !r.get(&s.stats.tau) || !r.get(&importance) || !r.get(&tau_seen) ||
       !r.get(&has_predictor) || !r.get_vector(&main) || !r.get_vector(&predictor) || !r.get_vector(&s.history) ||
@@ -159,20 +164,22 @@ Error read_trainer_file(const std::string& path, TrainerFile* out) {
   dims.features = h.data.features;
   dims.classes = h.data.classes;
   const TrainConfig& c = h.config;
-  const bool predicted = c.sampler == SamplerKind::predicted;
+  const bool predicted = c.sampler == SamplerKind::predicted, history = keeps_history(c);
   if (!(h.train_seconds >= 0.0) || h.data.train_rows < 1 || h.data.test_rows < 1 ||
       !same_shape(h.network.shape, main_shape(c, dims)))
     return corrupt("inconsistent (configuration, data and main network disagree)");
-  if (s.has_predictor != predicted || (!predicted && (!predictor.empty() || !s.history.empty() || !s.seen.empty())))
+  if (s.has_predictor != predicted || (!predicted && !predictor.empty()) ||
+      (!history && (!s.history.empty() || !s.seen.empty())))
     return corrupt("inconsistent (loop state and sampler disagree)");
   if (!same_optimizer(h.network.optimizer, c.optimizer))
     return corrupt("inconsistent (the main network's optimizer is not the configuration's)");
   if (predicted && !same_optimizer(s.predictor.optimizer, OptimizerConfig{}))
     return corrupt("inconsistent (the loss predictor's optimizer is not the trainer's)");
-  if (predicted && (!same_shape(s.predictor.shape, predictor_shape(c, dims)) ||
-                    s.history.size() != static_cast<uint64_t>(h.data.train_rows) * static_cast<uint64_t>(c.history) ||
-                    s.seen.size() != static_cast<uint64_t>(h.data.train_rows)))
-    return corrupt("inconsistent (loss predictor, histories and data disagree)");
+  if (predicted && !same_shape(s.predictor.shape, predictor_shape(c, dims)))
+    return corrupt("inconsistent (loss predictor and configuration disagree)");
+  if (history && (s.history.size() != static_cast<uint64_t>(h.data.train_rows) * static_cast<uint64_t>(c.history) ||
+                  s.seen.size() != static_cast<uint64_t>(h.data.train_rows)))
+    return corrupt("inconsistent (loss histories and data disagree)");
   *out = std::move(f);
   return set_error(Error::success, "");
 }

@@ -31,7 +31,7 @@ common=(--data synthetic --hidden 16 --batch 32 --presample 64 --device cpu --se
 
 "$bin" "${common[@]}" --steps 40 --eval-every 20 --log "$dir/full.csv" 2>"$dir/plan"
 check "a run writes its log" [ -s "$dir/full.csv" ]
-check "log header" bash -c "head -n 1 '$dir/full.csv' | grep -qx 'step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau'"
+check "log header" bash -c "head -n 1 '$dir/full.csv' | grep -qx 'step,epoch,wall_s,samples,batch_loss,train_loss,test_loss,test_error,sampler,tau,score_rank_corr'"
 check "evaluations at 0, 20, 40" [ "$(cut -d, -f1 "$dir/full.csv" | tail -n +2 | tr '\n' ' ')" = "0 20 40 " ]
 for what in "predicted sampling" "batch 32" "seed 3" "network 32-16-10" "data synthetic" "engine cpu" "40 steps"; do
   check "says what it is about to do: $what" grep -q "$what" "$dir/plan"

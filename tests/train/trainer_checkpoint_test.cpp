@@ -204,6 +204,7 @@ TEST(TrainerCheckpoint, RefusesEachSettingThatChangesTheRun) {
       {"tau_th", [](cuis::TrainConfig* c) { c->tau_th = 2.0f; }},
       {"history", [](cuis::TrainConfig* c) { c->history = 5; }},
       {"predictor_hidden", [](cuis::TrainConfig* c) { c->predictor_hidden = {4}; }},
+      {"predictor_log", [](cuis::TrainConfig* c) { c->predictor_log = true; }},
   };
   for (const Case& k : cases) {
     cuis::TrainConfig c = base;

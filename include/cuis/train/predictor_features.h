@@ -18,6 +18,13 @@ CUIS_HD float predictor_feature(const float* hist, int32_t seen, int32_t label, 
 
 CUIS_HD int32_t predictor_features(int32_t history, int32_t classes) { return 2 * history + classes; }
 
+// TrainConfig::predictor_log: a loss as the predictor sees it (in its features
+// and as its target), and a prediction back as a score.
+constexpr float PREDICTOR_LOG_FLOOR = 1e-6f;
+CUIS_HD float predictor_input(float loss, bool log_space) {
+  return log_space ? ::logf(loss > PREDICTOR_LOG_FLOOR ? loss : PREDICTOR_LOG_FLOOR) : loss;
+}
+
 // tau = 1 / sqrt(1 - ||g - u||^2 / ||g||^2) for g = s / sum(s), u = 1/P, from
 // sum s, sum s^2 and P: ||g - u||^2 / ||g||^2 = 1 - sum(s)^2 / (P sum(s^2)).
 CUIS_HD double tau_from_sums(double sum, double sum_sq, double count) {

@@ -1,0 +1,140 @@
+// The cheap scorers on the CPU engine: the cache sampler's scores are the
+// last observed losses, the log-space loss predictor, exact resume for both,
+// and the score-quality instrument (Spearman's rank correlation).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "common/temp_path.h"
+#include "common/train_data.h"
+#include "cuis/trainer.h"
+#include "train/trainer_common.h"
+
+namespace {
+
+using cuis::Error;
+using cuis::SamplerKind;
+using cuis_test::small_config;
+
+const cuis::DataSplit& data() { return cuis_test::trainer_data(); }
+
+std::unique_ptr<cuis::Trainer> make(const cuis::TrainConfig& c) {
+  std::unique_ptr<cuis::Trainer> t;
+  EXPECT_EQ(cuis::make_cpu_trainer(c, &data(), &t), Error::success) << cuis::last_error_message();
+  return t;
+}
+
+TEST(Spearman, RanksWithTies) {
+  EXPECT_DOUBLE_EQ(cuis::detail::spearman({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(cuis::detail::spearman({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
+  // Ranks (1.5, 1.5, 3) against (1, 2, 3): 1.5 / sqrt(1.5 * 2).
+  EXPECT_NEAR(cuis::detail::spearman({5, 5, 9}, {1, 2, 3}), 1.5 / std::sqrt(3.0), 1e-12);
+  EXPECT_EQ(cuis::detail::spearman({2, 2, 2}, {1, 2, 3}), 0.0);
+  // Monotone transforms do not change it.
+  EXPECT_DOUBLE_EQ(cuis::detail::spearman({0.1f, 3, 0.5f, 7}, {1, 4, 2, 9}), 1.0);
+}
+
+// With the whole training set as candidates, step 1's scores show the cache:
+// the rows of step 0's batch score their observed loss (their mean over the
+// batch is step 0's batch loss), every other row the running mean loss; at
+// step 0 every row scores 1 (uniform).
+TEST(CacheSampler, ScoresAreTheLastObservedLosses) {
+  cuis::TrainConfig c = small_config(SamplerKind::cache);
+  c.presample = cuis::PRESAMPLE_ALL;
+  c.warmup = 0;
+  auto t = make(c);
+  ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
+  cuis::StepRecord r0, r1;
+  ASSERT_EQ(t->last_step(&r0), Error::success);
+  for (float s : r0.scores) ASSERT_EQ(s, 1.0f);
+  cuis::TrainerStats st;
+  ASSERT_EQ(t->stats(&st), Error::success);
+  ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
+  ASSERT_EQ(t->last_step(&r1), Error::success);
+  ASSERT_EQ(r1.scores.size(), static_cast<size_t>(data().train.rows));
+  std::vector<bool> in_batch(r1.scores.size(), false);
+  double sum = 0.0;
+  for (int64_t i : r0.indices) {
+    in_batch[i] = true;
+    sum += r1.scores[i];
+  }
+  EXPECT_NEAR(sum / static_cast<double>(r0.indices.size()), st.batch_loss, 1e-5 * st.batch_loss);
+  for (size_t i = 0; i < in_batch.size(); ++i) {
+    if (!in_batch[i]) {
+      ASSERT_EQ(r1.scores[i], static_cast<float>(st.mean_loss)) << "row " << i;
+    }
+  }
+}
+
+// Resuming continues exactly: 8 straight steps equal 4, save, load, 4 (the
+// checkpoints of both runs are equal byte for byte).
+void expect_exact_resume(const cuis::TrainConfig& c, const std::string& what) {
+  const std::string path = cuis_test::temp_path("cuis_cheap_" + what);
+  auto straight = make(c);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
+  auto first = make(c);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(first->step(), Error::success);
+  ASSERT_EQ(first->save(path), Error::success) << cuis::last_error_message();
+  auto resumed = make(c);
+  ASSERT_EQ(resumed->load(path), Error::success) << cuis::last_error_message();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(resumed->step(), Error::success);
+  ASSERT_EQ(straight->save(path + ".a"), Error::success);
+  ASSERT_EQ(resumed->save(path + ".b"), Error::success);
+  std::FILE* fa = std::fopen((path + ".a").c_str(), "rb");
+  std::FILE* fb = std::fopen((path + ".b").c_str(), "rb");
+  ASSERT_TRUE(fa && fb);
+  int a = 0, b = 0;
+  size_t at = 0;
+  do {
+    a = std::fgetc(fa);
+    b = std::fgetc(fb);
+    ++at;
+  } while (a == b && a != EOF);
+  std::fclose(fa);
+  std::fclose(fb);
+  EXPECT_EQ(a, b) << what << ": checkpoints differ at byte " << at;
+  for (const std::string& p : {path, path + ".a", path + ".b"}) std::remove(p.c_str());
+}
+
+TEST(CheapScorers, ResumeContinuesExactly) {
+  expect_exact_resume(small_config(SamplerKind::cache), "cache");
+  cuis::TrainConfig log_predictor = small_config(SamplerKind::predicted);
+  log_predictor.predictor_log = true;
+  expect_exact_resume(log_predictor, "predictor_log");
+}
+
+// The log-space predictor's scores are exp(prediction): positive and finite,
+// and it learns: after 300 steps on the synthetic problem its scores rank the
+// training set's true losses well (measured 0.91 at the time of writing; the
+// raw-loss predictor had 0.58, the cache 0.97).
+TEST(CheapScorers, LogPredictorScoresAndLearns) {
+  cuis::TrainConfig c = small_config(SamplerKind::predicted);
+  c.predictor_log = true;
+  c.warmup = 0;
+  auto t = make(c);
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
+  cuis::StepRecord r;
+  ASSERT_EQ(t->last_step(&r), Error::success);
+  for (float s : r.scores) ASSERT_TRUE(s > 0.0f && std::isfinite(s)) << s;
+  double rho = 0.0;
+  ASSERT_EQ(t->score_quality(&rho), Error::success) << cuis::last_error_message();
+  EXPECT_GT(rho, 0.7);
+}
+
+TEST(ScoreQuality, PerSampler) {
+  double rho = 0.0;
+  auto loss = make(small_config(SamplerKind::loss));
+  ASSERT_EQ(loss->step(), Error::success);
+  ASSERT_EQ(loss->score_quality(&rho), Error::success) << cuis::last_error_message();
+  EXPECT_DOUBLE_EQ(rho, 1.0);  // the network's own losses
+  auto uniform = make(small_config(SamplerKind::uniform));
+  EXPECT_EQ(uniform->score_quality(&rho), Error::invalid_argument);
+  EXPECT_EQ(uniform->score_quality(nullptr), Error::null_pointer);
+  auto cache = make(small_config(SamplerKind::cache));
+  ASSERT_EQ(cache->score_quality(&rho), Error::success);
+  EXPECT_EQ(rho, 0.0);  // before any step every sample scores 1
+}
+
+}  // namespace
