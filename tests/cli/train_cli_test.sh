@@ -135,7 +135,7 @@ expect_error "flag without a value" 2 "--steps needs a value" --data synthetic -
 expect_error "presample below batch" 2 "--presample 16 is smaller than --batch 32" --sampler loss --presample 16 --batch 32
 "$bin" --help >"$dir/help" 2>&1
 check "--help exits 0" [ $? -eq 0 ]
-for d in "--batch B=128" "--seed S=1" "--presample P|all=1024" "--sampler uniform|loss|gnorm|predicted=uniform" \
+for d in "--batch B=128" "--seed S=1" "--presample P|all=1024" "--sampler uniform|loss|gnorm|predicted|cache=uniform" \
   "--hidden SIZES=512,512" "--lr LR=0.001" "--device auto|cuda|cpu=auto" "--data NAME=fashion-mnist"; do
   check "--help shows the default: $d" grep -qF -- "$d" "$dir/help"
 done
