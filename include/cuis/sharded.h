@@ -30,8 +30,9 @@
 // cuis::sample() returns.
 //
 // Errors: argument errors are returned at once. A bad score on any rank, ranks
-// that disagree (seed, offset, options, N, R, b, or shard sizes that do not add
-// up to N), a zero total, or global draws beyond a rank's capacity are found
+// that disagree (seed, offset, options, N, R, b, the mean loss of adaptive
+// smoothing, which must be the same global value on every rank, or shard sizes
+// that do not add up to N), a zero total, or global draws beyond a rank's capacity are found
 // on device from the gathered records, so every rank writes the same status
 // (DeviceStatus::rank names the rank concerned) and no rank is left waiting in
 // a collective. Outputs are then -1 / 0 and the count 0.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "fixed_sum.cuh"
 
 namespace cuis {
 namespace kernels {
@@ -52,24 +53,8 @@ __device__ __forceinline__ DeviceStatus call_status(unsigned long long bad_enc, 
 // block of exactly REDUCE_THREADS threads, with `scratch` 2 * REDUCE_THREADS
 // doubles of shared memory; the result is valid in thread 0.
 __device__ __forceinline__ double rescale_factor(const double* terms, int64_t num_draws, double* scratch) {
-  double* partial_u = scratch;
-  double* partial_b = scratch + detail::REDUCE_THREADS;
-  double su = 0.0, sb = 0.0;
-  for (int64_t j = threadIdx.x; j < num_draws; j += detail::REDUCE_THREADS) {
-    su = detail::dadd(su, terms[num_draws + j]);
-    sb = detail::dadd(sb, terms[2 * num_draws + j]);
-  }
-  partial_u[threadIdx.x] = su;
-  partial_b[threadIdx.x] = sb;
-  __syncthreads();
-  for (int stride = detail::REDUCE_THREADS / 2; stride > 0; stride /= 2) {
-    if (static_cast<int>(threadIdx.x) < stride) {
-      partial_u[threadIdx.x] = detail::dadd(partial_u[threadIdx.x], partial_u[threadIdx.x + stride]);
-      partial_b[threadIdx.x] = detail::dadd(partial_b[threadIdx.x], partial_b[threadIdx.x + stride]);
-    }
-    __syncthreads();
-  }
-  return detail::ddiv(partial_u[0], partial_b[0]);
+  const TwoSums s = fixed_order_sums(terms + num_draws, terms + 2 * num_draws, num_draws, scratch);
+  return detail::ddiv(s.u, s.b);
 }
 
 // call_status by thread 0, shared with the whole block (one barrier).

@@ -4,9 +4,6 @@
 //                        or, for n <= TILE, the single_tile kernel alone
 //   (without replacement for n <= TILE: the single_tile_without kernel alone)
 //   without replacement: memset header | keys | CUB radix sort | select | finish [| scale]
-#include <thrust/iterator/counting_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
-
 #include <algorithm>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
@@ -20,51 +17,22 @@ static_assert(CUB_VERSION >= 200800, "cuis needs CCCL (CUB) 2.8 or newer");
 #include "kernels/sampler/draw.cuh"
 #include "kernels/sampler/finish.cuh"
 #include "kernels/sampler/single_tile.cuh"
+#include "kernels/sampler/tile_mass.cuh"
 #include "kernels/sampler/tile_sums.cuh"
 #include "kernels/sampler/without_replacement.cuh"
 #include "core/launch.h"
 #include "sampler/size_limits.h"
 #include "sampler/sampler_internal.h"
+#include "sampler/workspace.h"
 
 namespace cuis {
 namespace detail {
 namespace {
 
+using kernels::MassIterator;
+using kernels::Sum128;
+using kernels::TileMassOp;
 using kernels::WorkHeader;
-
-// M_j for the scan, read from the tile pass's results and the header's max exponent.
-struct TileMassOp {
-  const uint64_t* tile_sum;
-  const int* tile_exp;
-  const WorkHeader* header;
-  __device__ u128 operator()(int64_t j) const {
-    const int enc = header->max_exp_enc;
-    if (enc == 0) return 0;
-    return tile_mass(tile_sum[j], tile_exp[j], enc - kernels::EXP_BIAS);
-  }
-};
-
-struct Sum128 {
-  __device__ u128 operator()(u128 a, u128 b) const { return a + b; }
-};
-
-using MassIterator = thrust::transform_iterator<TileMassOp, thrust::counting_iterator<int64_t>, u128>;
-
-constexpr size_t ALIGN = 256;
-size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
-
-// Bump allocator over the workspace: the same sequence of take() calls gives
-// the size (base == nullptr) and the pointers.
-struct Carver {
-  char* base;
-  size_t used = 0;
-  template <class T>
-  T* take(size_t count) {
-    T* p = base ? reinterpret_cast<T*>(base + used) : nullptr;
-    used += align_up(count * sizeof(T));
-    return p;
-  }
-};
 
 struct Layout {
   WorkHeader* header = nullptr;
@@ -115,8 +83,6 @@ Error make_layout(void* base, int64_t n, int64_t num_draws, const SampleOptions&
 kernels::TransformArgs transform_args(const SampleOptions& o) {
   return {o.power, o.smooth, o.adaptive_smooth, o.mean_loss, o.d_mean_loss};
 }
-
-bool aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
 
 Error check_args(const SampleArgs& a, const SampleOptions& o, void* ws, size_t ws_bytes, Layout* layout) {
   if (const Error e = validate_sizes(a.n, a.num_draws, o); e != Error::success) return e;

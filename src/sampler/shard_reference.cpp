@@ -74,6 +74,7 @@ Error shard_record(const ShardArgs& a, const ShardInfo& info, const SampleOption
     if (mean_loss_bad) {
       r.code = static_cast<int32_t>(Error::invalid_mean_loss);
       r.bad_value = o.mean_loss;
+      r.smoothing = 0.0;  // not NaN, whose bits need not agree: the code reports it
     } else if (a.n > 0) {
       const DeviceStatus st = check_scores(a.scores, a.n, 1, o);
       if (st.code == Error::nan_score || st.code == Error::inf_score || st.code == Error::negative_score) {

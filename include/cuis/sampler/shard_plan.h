@@ -54,13 +54,14 @@ CUIS_HD int records_max_exp(const ShardRecord* recs, int ranks) {
   return e;
 }
 
-// The status every rank derives from the same gathered records: disagreement
-// first (rank order, RNG state, options, smoothing, then sizes), then the
-// first rank's score error, then a zero total. Success otherwise.
+// The status every rank derives from the same gathered records: ranks that
+// disagree on the rank order, the RNG state or the options; then the first
+// rank's own error (a bad score or an invalid mean loss); then ranks that
+// disagree on the smoothing constant (the mean loss); then shard sizes that
+// do not add up to N; then a zero total. Success otherwise.
 CUIS_HD DeviceStatus records_status(const ShardRecord* recs, int ranks, int64_t num_samples) {
   DeviceStatus st{Error::success, 0, -1, 0.0f, 0.0f, 0};
   const ShardRecord& first = recs[0];
-  int64_t total_n = 0;
   for (int r = 0; r < ranks; ++r) {
     const ShardRecord& x = recs[r];
     int64_t why = -1;
@@ -70,17 +71,20 @@ CUIS_HD DeviceStatus records_status(const ShardRecord* recs, int ranks, int64_t 
       why = MISMATCH_RNG;
     } else if (x.options_hash != first.options_hash) {
       why = MISMATCH_OPTIONS;
-    } else if (double_bits(x.smoothing) != double_bits(first.smoothing)) {
-      why = MISMATCH_SMOOTHING;
     }
     if (why >= 0) return DeviceStatus{Error::shard_mismatch, r, why, 0.0f, 0.0f, 0};
-    total_n += x.n;
   }
-  if (total_n != num_samples)
-    return DeviceStatus{Error::shard_mismatch, 0, MISMATCH_SIZES, static_cast<float>(total_n), 0.0f, 0};
   for (int r = 0; r < ranks; ++r)
     if (recs[r].code != static_cast<int32_t>(Error::success))
       return DeviceStatus{static_cast<Error>(recs[r].code), r, recs[r].bad_index, recs[r].bad_value, 0.0f, 0};
+  int64_t total_n = 0;
+  for (int r = 0; r < ranks; ++r) {
+    if (double_bits(recs[r].smoothing) != double_bits(first.smoothing))
+      return DeviceStatus{Error::shard_mismatch, r, MISMATCH_SMOOTHING, 0.0f, 0.0f, 0};
+    total_n += recs[r].n;
+  }
+  if (total_n != num_samples)
+    return DeviceStatus{Error::shard_mismatch, 0, MISMATCH_SIZES, static_cast<float>(total_n), 0.0f, 0};
   const int e = records_max_exp(recs, ranks);
   u128 qg = 0;
   for (int r = 0; r < ranks; ++r) qg += shard_mass(record_total(recs[r]), recs[r].max_exp, e);
