@@ -107,10 +107,12 @@ int main(int argc, char** argv) {
   }
 
   // The results (read_status waits for the stream).
+  bool all_ok = true;
   for (Rank& k : ranks) {
     CHECK_CUDA(cudaSetDevice(k.info.rank));
     cuis::DeviceStatus st;
     CHECK_CUIS(cuis::read_status(k.args.status, k.stream, &st));
+    all_ok = all_ok && st.code == cuis::Error::success;
     const int64_t cap = cuis::shard_capacity(k.info, b);
     int64_t count = 0;
     std::vector<int64_t> idx(cap);
@@ -125,5 +127,5 @@ int main(int argc, char** argv) {
   }
 
   for (int r = 0; r < R; ++r) CHECK_NCCL(ncclCommDestroy(comms[r]));  // the process's exit frees the buffers
-  return 0;
+  return all_ok ? 0 : 1;
 }
