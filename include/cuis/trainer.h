@@ -50,8 +50,7 @@ struct TrainConfig {
   int32_t history = 10;  // predictor: losses remembered per sample (cache: the last one is used)
   std::vector<int32_t> predictor_hidden = {32, 32};
   // predictor: learn and read losses in log space (features log(max(loss,
-  // 1e-6)), target the log of the observed loss, score exp(prediction)); the
-  // CPU engine only so far.
+  // 1e-6)), target the log of the observed loss, score exp(prediction)).
   bool predictor_log = false;
   // CUDA engine: after one eager step (after init or load), capture a step in
   // a CUDA graph and replay it (one launch per step); off: every step

@@ -146,19 +146,53 @@ __global__ void features_kernel(const int64_t* rows, int64_t count, int64_t n, c
   }
 }
 
-__global__ void clamp_kernel(const float* pred, int64_t n, float* scores) {
+// The predictor's outputs as scores: exp(prediction) in log space, else a
+// negative prediction counts as (almost) zero; a non-finite one is left for
+// the sampler to report.
+__global__ void clamp_kernel(const float* pred, int64_t n, bool log_space, float* scores) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * LOOP_THREADS + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * LOOP_THREADS)
-    scores[i] = isfinite(pred[i]) ? fmaxf(pred[i], 0.0f) + 1e-6f : pred[i];
+       i += static_cast<int64_t>(gridDim.x) * LOOP_THREADS) {
+    const float x = pred[i];
+    scores[i] = !isfinite(x) ? x : log_space ? expf(fminf(fmaxf(x, -30.0f), 30.0f)) : fmaxf(x, 0.0f) + 1e-6f;
+  }
+}
+
+// The predictor's targets: the batch's losses as it sees them.
+__global__ void target_kernel(const float* loss, int64_t b, bool log_space, float* target) {
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * LOOP_THREADS + threadIdx.x; j < b;
+       j += static_cast<int64_t>(gridDim.x) * LOOP_THREADS)
+    target[j] = detail::predictor_input(loss[j], log_space);
+}
+
+// The cache sampler's scores: each candidate's last observed loss; a sample
+// not seen yet scores the running mean batch loss (1 before the first step).
+__global__ void cache_scores_kernel(const int64_t* rows, int64_t count, const float* history, const int32_t* seen,
+                                    int32_t h, const LoopDevice* loop, float* scores) {
+  const float unseen = loop->step > 0 ? loop->mean_loss_f : 1.0f;
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * LOOP_THREADS + threadIdx.x; j < count;
+       j += static_cast<int64_t>(gridDim.x) * LOOP_THREADS) {
+    const int64_t r = rows[j];
+    scores[j] = seen[r] > 0 ? history[r * h + h - 1] : unseen;
+  }
+}
+
+// The cache sampler's part of features_kernel: last[r], the last batch
+// position holding row r, for history_kernel.
+__global__ void last_position_kernel(const int64_t* rows, int64_t count, int64_t n, int32_t* last) {
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * LOOP_THREADS + threadIdx.x; j < count;
+       j += static_cast<int64_t>(gridDim.x) * LOOP_THREADS)
+    if (rows[j] >= 0 && rows[j] < n) atomicMax(last + rows[j], static_cast<int32_t>(j));
 }
 
 // After the predictor's step (whose status it merges): the new losses into the
 // histories; a row drawn twice takes its last occurrence, the position that
 // features_kernel left in last[r], which goes back to -1 here. Every thread
 // reads the predictor's status itself, so no thread depends on the merge.
-__global__ void history_kernel(const int64_t* idx, int64_t b, int64_t n, const float* loss, float* history,
-                               int32_t* seen, int32_t h, int32_t* last, const DeviceStatus* predictor_status,
-                               DeviceStatus* first, LoopDevice* loop) {
+// The histories hold losses as the predictor sees them (log_space) or raw
+// (the cache); for the cache, predictor_status is the training step's.
+__global__ void history_kernel(const int64_t* idx, int64_t b, int64_t n, const float* loss, bool log_space,
+                               float* history, int32_t* seen, int32_t h, int32_t* last,
+                               const DeviceStatus* predictor_status, DeviceStatus* first, LoopDevice* loop) {
   if (blockIdx.x == 0 && threadIdx.x == 0) merge_status(predictor_status, first, loop);
   const bool failed = loop->failed || predictor_status->code != Error::success;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * LOOP_THREADS + threadIdx.x; j < b;
@@ -169,7 +203,7 @@ __global__ void history_kernel(const int64_t* idx, int64_t b, int64_t n, const f
     if (failed) continue;
     float* hist = history + r * h;
     for (int32_t i = 0; i + 1 < h; ++i) hist[i] = hist[i + 1];
-    hist[h - 1] = loss[j];
+    hist[h - 1] = detail::predictor_input(loss[j], log_space);
     seen[r] = min(seen[r] + 1, h);
   }
 }

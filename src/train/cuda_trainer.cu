@@ -15,6 +15,7 @@
 #include "cuis/sampler.h"
 #include "cuis/train/predictor_features.h"
 #include "kernels/train/loop.cuh"
+#include "train/graph_capture.h"
 #include "train/trainer_common.h"
 #include "train/trainer_state.h"
 
@@ -90,10 +91,13 @@ class CudaTrainer final : public detail::EngineBase {
       // (Fashion-MNIST's whole training set in one).
       CUIS_TRY(m_predictor.init(ps, OptimizerConfig{}, std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 1 << 16)),
                                 m_seeds.predictor_init, m_cfg.math));
-      CUIS_TRY(m_history.resize(static_cast<size_t>(tr.rows) * m_cfg.history));
-      CUIS_TRY(m_seen.resize(tr.rows));
       CUIS_TRY(m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * ps.sizes[0]));
       CUIS_TRY(m_pred.resize(p));
+      CUIS_TRY(m_target.resize(m_cfg.batch));
+    }
+    if (detail::keeps_history(m_cfg)) {
+      CUIS_TRY(m_history.resize(static_cast<size_t>(tr.rows) * m_cfg.history));
+      CUIS_TRY(m_seen.resize(tr.rows));
       CUIS_TRY(m_last.resize(tr.rows));
       CUIS_CUDA_TRY(cudaMemset(m_last.data(), 0xff, m_last.bytes()));  // -1: no batch position
       CUIS_CUDA_TRY(cudaMemset(m_history.data(), 0, m_history.bytes()));
@@ -111,7 +115,7 @@ class CudaTrainer final : public detail::EngineBase {
       m_ran_eagerly = true;
       return set_error(Error::success, "");
     }
-    if (!m_graph) CUIS_TRY(capture_step());
+    if (!m_graph) CUIS_TRY(detail::capture_graph(m_stream, [this] { return enqueue_step(); }, &m_graph));
     CUIS_CUDA_TRY(cudaGraphLaunch(m_graph, m_stream));
     return set_error(Error::success, "");
   }
@@ -178,8 +182,8 @@ class CudaTrainer final : public detail::EngineBase {
     CUIS_TRY(read_loop(&l));
     s.tau_seen = l.tau_seen != 0;
     s.has_predictor = m_cfg.sampler == SamplerKind::predicted;
-    if (s.has_predictor) {
-      CUIS_TRY(m_predictor.checkpoint(&s.predictor, m_stream));
+    if (s.has_predictor) CUIS_TRY(m_predictor.checkpoint(&s.predictor, m_stream));
+    if (detail::keeps_history(m_cfg)) {
       s.history.resize(m_history.size());
       s.seen.resize(m_seen.size());
       CUIS_CUDA_TRY(
@@ -199,8 +203,8 @@ class CudaTrainer final : public detail::EngineBase {
     m_graph.reset();
     m_ran_eagerly = false;
     CUIS_TRY(m_main.restore(f.head.network, m_stream));
-    if (predicted) {
-      CUIS_TRY(m_predictor.restore(s.predictor, m_stream));
+    if (predicted) CUIS_TRY(m_predictor.restore(s.predictor, m_stream));
+    if (detail::keeps_history(m_cfg)) {
       CUIS_CUDA_TRY(
           cudaMemcpyAsync(m_history.data(), s.history.data(), m_history.bytes(), cudaMemcpyHostToDevice, m_stream));
       CUIS_CUDA_TRY(cudaMemcpyAsync(m_seen.data(), s.seen.data(), m_seen.bytes(), cudaMemcpyHostToDevice, m_stream));
@@ -239,7 +243,7 @@ class CudaTrainer final : public detail::EngineBase {
     CUIS_TRY(uniform_indices(uniform, draws, tr.rows, RngState{}, &loop->candidates, false, st));
     if (scoring) {
       CUIS_TRY(score_candidates(p));
-      const bool has_status = m_cfg.sampler != SamplerKind::predicted;
+      const bool has_status = !detail::keeps_history(m_cfg);  // predicted and cache scores have no status
       kernels::tau_kernel<<<1, LOOP_THREADS, 0, st>>>(m_scores.data(), p, has_status ? m_score_status.data() : nullptr,
                                                       m_first_error.data(), loop, m_cfg.warmup, m_cfg.tau_th);
       CUIS_LAUNCH_CHECK(st);
@@ -267,7 +271,7 @@ class CudaTrainer final : public detail::EngineBase {
                                                            scoring ? m_sample_status.data() : nullptr, m_main.status(),
                                                            m_first_error.data(), loop);
     CUIS_LAUNCH_CHECK(st);
-    if (m_cfg.sampler == SamplerKind::predicted) {
+    if (detail::keeps_history(m_cfg)) {
       const Error e = learn_losses();
       // A launch that failed between features_kernel and history_kernel may
       // leave batch positions in m_last; clear them for whatever comes next.
@@ -279,35 +283,6 @@ class CudaTrainer final : public detail::EngineBase {
     return set_error(Error::success, "");
   }
 
-  // Captures enqueue_step() into m_graph. A failure leaves no capture open.
-  // The error names the way around it (TrainConfig::cuda_graph = false).
-  Error capture_step() {
-    Error e = Error::success;
-    cudaGraph_t graph = nullptr;
-    const cudaError_t began = cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal);
-    if (began == cudaSuccess) {
-      try {
-        e = enqueue_step();
-      } catch (...) {  // the capture must end whatever happens
-        e = Error::internal_error;
-      }
-      const cudaError_t ended = cudaStreamEndCapture(m_stream, &graph);  // ends it even when a stage failed
-      if (e == Error::success && ended != cudaSuccess)
-        e = detail::cuda_failure(ended, "cudaStreamEndCapture", __FILE__, __LINE__);
-      if (e == Error::success) {
-        const cudaError_t made = cudaGraphInstantiate(&m_graph.exec, graph, 0);
-        if (made != cudaSuccess) e = detail::cuda_failure(made, "cudaGraphInstantiate", __FILE__, __LINE__);
-      }
-      if (graph) cudaGraphDestroy(graph);
-    } else {
-      e = detail::cuda_failure(began, "cudaStreamBeginCapture", __FILE__, __LINE__);
-    }
-    if (e == Error::success) return set_error(Error::success, "");
-    (void)cudaGetLastError();
-    return set_error(e, "capturing the training step in a CUDA graph: " + last_error_message() +
-                            " (TrainConfig::cuda_graph = false / cuis-train --graph off runs without one)");
-  }
-
   Error score_candidates(int64_t p) {
     const Dataset& tr = m_data->train;
     if (m_cfg.sampler == SamplerKind::predicted) {
@@ -317,7 +292,14 @@ class CudaTrainer final : public detail::EngineBase {
           m_features.data(), nullptr);
       CUIS_LAUNCH_CHECK(m_stream);
       CUIS_TRY(m_predictor.predict(m_features.data(), p, nullptr, p, m_pred.data(), m_stream));
-      kernels::clamp_kernel<<<blocks(p), LOOP_THREADS, 0, m_stream>>>(m_pred.data(), p, m_scores.data());
+      kernels::clamp_kernel<<<blocks(p), LOOP_THREADS, 0, m_stream>>>(m_pred.data(), p, m_cfg.predictor_log,
+                                                                      m_scores.data());
+      CUIS_LAUNCH_CHECK(m_stream);
+      return Error::success;
+    }
+    if (m_cfg.sampler == SamplerKind::cache) {
+      kernels::cache_scores_kernel<<<blocks(p), LOOP_THREADS, 0, m_stream>>>(
+          m_cand.data(), p, m_history.data(), m_seen.data(), m_cfg.history, m_loop.data(), m_scores.data());
       CUIS_LAUNCH_CHECK(m_stream);
       return Error::success;
     }
@@ -327,22 +309,34 @@ class CudaTrainer final : public detail::EngineBase {
                         m_score_status.data(), m_stream);
   }
 
+  // The predictor learns the batch's losses (predicted), then the histories
+  // take them (predicted and cache).
   Error learn_losses() {
-    const int64_t b = m_cfg.batch;
-    const int32_t f = m_predictor.shape().sizes[0];
-    kernels::features_kernel<<<blocks(b * f), LOOP_THREADS, 0, m_stream>>>(
-        m_idx.data(), b, m_data->train.rows, m_history.data(), m_seen.data(), m_labels.data(), m_cfg.history, f,
-        m_features.data(), m_last.data());
-    CUIS_LAUNCH_CHECK(m_stream);
-    TrainBatch pb;
-    pb.data = m_features.data();
-    pb.rows = b;
-    pb.targets = m_batch_loss.data();
-    pb.batch = b;
-    CUIS_TRY(m_predictor.train_step(pb, m_stream));
+    const int64_t b = m_cfg.batch, n = m_data->train.rows;
+    const bool predicted = m_cfg.sampler == SamplerKind::predicted;
+    if (predicted) {
+      const int32_t f = m_predictor.shape().sizes[0];
+      kernels::features_kernel<<<blocks(b * f), LOOP_THREADS, 0, m_stream>>>(
+          m_idx.data(), b, n, m_history.data(), m_seen.data(), m_labels.data(), m_cfg.history, f, m_features.data(),
+          m_last.data());
+      CUIS_LAUNCH_CHECK(m_stream);
+      kernels::target_kernel<<<blocks(b), LOOP_THREADS, 0, m_stream>>>(m_batch_loss.data(), b, m_cfg.predictor_log,
+                                                                       m_target.data());
+      CUIS_LAUNCH_CHECK(m_stream);
+      TrainBatch pb;
+      pb.data = m_features.data();
+      pb.rows = b;
+      pb.targets = m_target.data();
+      pb.batch = b;
+      CUIS_TRY(m_predictor.train_step(pb, m_stream));
+    } else {
+      kernels::last_position_kernel<<<blocks(b), LOOP_THREADS, 0, m_stream>>>(m_idx.data(), b, n, m_last.data());
+      CUIS_LAUNCH_CHECK(m_stream);
+    }
     kernels::history_kernel<<<blocks(b), LOOP_THREADS, 0, m_stream>>>(
-        m_idx.data(), b, m_data->train.rows, m_batch_loss.data(), m_history.data(), m_seen.data(), m_cfg.history,
-        m_last.data(), m_predictor.status(), m_first_error.data(), m_loop.data());
+        m_idx.data(), b, n, m_batch_loss.data(), predicted && m_cfg.predictor_log, m_history.data(), m_seen.data(),
+        m_cfg.history, m_last.data(), predicted ? m_predictor.status() : m_main.status(), m_first_error.data(),
+        m_loop.data());
     CUIS_LAUNCH_CHECK(m_stream);
     return Error::success;
   }
@@ -352,7 +346,7 @@ class CudaTrainer final : public detail::EngineBase {
   cudaStream_t m_stream = nullptr;
   bool m_ran_eagerly = false;  // a step ran since init() / load(): the next may be captured
   Mlp m_main, m_predictor;
-  DeviceBuffer<float> m_x, m_test_x, m_scores, m_norms, m_w, m_batch_loss, m_history, m_features, m_pred;
+  DeviceBuffer<float> m_x, m_test_x, m_scores, m_norms, m_w, m_batch_loss, m_history, m_features, m_pred, m_target;
   DeviceBuffer<int32_t> m_labels, m_test_labels, m_seen, m_last;
   DeviceBuffer<int64_t> m_cand, m_idx, m_uniform;
   DeviceBuffer<LoopDevice> m_loop;
@@ -368,10 +362,6 @@ Error make_cuda_trainer(const TrainConfig& config, const DataSplit* data, std::u
   return detail::guarded("make_cuda_trainer", [&]() -> Error {
     if (!data || !out) return set_error(Error::null_pointer, "make_cuda_trainer: data and out are required");
     CUIS_TRY(detail::check_config(config, *data));
-    if (config.sampler == SamplerKind::cache || config.predictor_log)
-      return set_error(Error::invalid_argument, std::string("the CUDA engine does not have ") +
-                                                    (config.predictor_log ? "predictor_log" : "the cache sampler") +
-                                                    " yet; the CPU engine (--device cpu) does");
     CUIS_TRY(detail::require_device("make_cuda_trainer"));
     auto t = std::make_unique<CudaTrainer>(config, data);
     CUIS_TRY(t->init());

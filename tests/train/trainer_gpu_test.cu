@@ -183,8 +183,8 @@ TEST_F(TrainerGpu, UniformMatchesCpuEngine) {
 }
 
 TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
-  for (cuis::SamplerKind s :
-       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted}) {
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted, cuis::SamplerKind::cache}) {
     const std::string path = cuis_test::temp_path(std::string("resume_") + cuis::sampler_name(s));
     std::unique_ptr<cuis::Trainer> straight = cuda_trainer(config(s)), first = cuda_trainer(config(s)),
                                    resumed = cuda_trainer(config(s));
@@ -221,11 +221,13 @@ TEST_F(TrainerGpu, EverySamplerTrainsAndResumesExactly) {
 // training set as candidates.
 TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
   std::vector<cuis::TrainConfig> configs;
-  for (cuis::SamplerKind s :
-       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted})
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted, cuis::SamplerKind::cache})
     configs.push_back(config(s));
   configs.push_back(config(cuis::SamplerKind::predicted));
   configs.back().presample = cuis::PRESAMPLE_ALL;
+  configs.push_back(config(cuis::SamplerKind::predicted));
+  configs.back().predictor_log = true;
   for (const cuis::TrainConfig& base : configs) {
     const std::string what =
         std::string(cuis::sampler_name(base.sampler)) + (base.presample == cuis::PRESAMPLE_ALL ? " all" : "");
@@ -269,6 +271,14 @@ TEST_F(TrainerGpu, GraphStepsEqualPlainSteps) {
 TEST_F(TrainerGpu, LossSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::loss), 8); }
 
 TEST_F(TrainerGpu, GradientNormSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::gnorm), 6); }
+
+TEST_F(TrainerGpu, CacheSamplerMatchesCpuEngine) { expect_engines_agree(config(cuis::SamplerKind::cache), 8); }
+
+TEST_F(TrainerGpu, LogPredictorMatchesCpuEngine) {
+  cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
+  c.predictor_log = true;
+  expect_engines_agree(c, 6);
+}
 
 // The whole training set as candidates, scored by the predictor.
 TEST_F(TrainerGpu, WholeSetPredictedMatchesCpuEngine) {
