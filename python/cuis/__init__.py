@@ -12,7 +12,8 @@ give the same indices and weights everywhere, bit for bit.
 Functions: `sample`, `uniform_indices`, `cross_entropy_scores`, `rng_state`,
 `new_status`, `counters_consumed`, `device_count`, `cuda_available`.
 Errors: `cuis.Error` and its subclasses, each with the C++ error code
-(`cuis.ErrorCode`). PyTorch integration: `cuis.torch`.
+(`cuis.ErrorCode`). PyTorch integration: `cuis.torch`; across data-parallel
+ranks (torch.distributed): `cuis.torch.distributed`.
 """
 
 from ._devices import cuda_available, device_count
@@ -31,6 +32,7 @@ from ._errors import (
     OutOfMemoryError,
     ScoreError,
     ShapeError,
+    ShardError,
     StatusInfo,
     TooManyDrawsError,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "InputError",
     "ScoreError",
     "LabelError",
+    "ShardError",
     "DeviceError",
     "NoDeviceError",
     "CudaError",

@@ -21,6 +21,7 @@ __all__ = [
     "InputError",
     "ScoreError",
     "LabelError",
+    "ShardError",
     "DeviceError",
     "NoDeviceError",
     "CudaError",
@@ -34,13 +35,17 @@ class StatusInfo(NamedTuple):
 
     code: `ErrorCode.success` or an input-data error; index: the first
     offending item (score, row), else -1; value: that item's value (or the mean
-    loss), else 0; positive_count: transformed scores > 0 (sampling only).
+    loss), else 0; positive_count: transformed scores > 0 (sampling only);
+    rank: sharded sampling (`cuis.torch.distributed`): the rank concerned (the
+    rank whose shard holds the bad score, the first rank that disagrees, the
+    rank over its capacity), else 0. For a bad score, index is its global index.
     """
 
     code: ErrorCode
     index: int
     value: float
     positive_count: int
+    rank: int = 0
 
     @property
     def ok(self) -> bool:
@@ -51,7 +56,7 @@ class StatusInfo(NamedTuple):
         """`cuis::describe(status)`: one line naming the problem ("ok" for success)."""
         from . import _cuis
 
-        return _cuis.describe(int(self.code), self.index, self.value, self.positive_count)
+        return _cuis.describe(int(self.code), self.index, self.value, self.positive_count, self.rank)
 
 
 class Error(Exception):
@@ -111,6 +116,11 @@ class InputError(Error, ValueError):
         """That item's value (or the mean loss, or the label)."""
         return self.status.value if self.status is not None else 0.0
 
+    @property
+    def rank(self) -> int:
+        """Sharded sampling: the rank concerned (see `StatusInfo.rank`), else 0."""
+        return self.status.rank if self.status is not None else 0
+
 
 class ScoreError(InputError):
     """A NaN, infinite or negative score, all-zero scores, too few positive
@@ -119,6 +129,15 @@ class ScoreError(InputError):
 
 class LabelError(InputError):
     """A label outside [0, classes), or a non-finite logit (cross_entropy_scores)."""
+
+
+class ShardError(InputError):
+    """Sharded sampling across ranks (`cuis.torch.distributed`): the ranks disagree
+    (code shard_mismatch: seed, offset, options, N, R, b, capacity, mean loss, or shard
+    sizes that do not add up to N; or a rank that failed before the exchange), or
+    more global draws landed on a rank than its capacity (capacity_exceeded). Found
+    from the gathered records, so every rank raises it alike; `rank` names the rank
+    concerned."""
 
 
 class DeviceError(Error, RuntimeError):
@@ -150,6 +169,7 @@ _SCORE_CODES = {
     ErrorCode.invalid_mean_loss,
 }
 _LABEL_CODES = {ErrorCode.invalid_label, ErrorCode.non_finite_value, ErrorCode.index_out_of_range}
+_SHARD_CODES = {ErrorCode.shard_mismatch, ErrorCode.capacity_exceeded}
 
 
 def error_class(code: ErrorCode, kind: Optional[str] = None) -> type:
@@ -159,6 +179,8 @@ def error_class(code: ErrorCode, kind: Optional[str] = None) -> type:
         return ScoreError
     if code in _LABEL_CODES:
         return LabelError
+    if code in _SHARD_CODES:
+        return ShardError
     if code == ErrorCode.too_many_draws:
         return TooManyDrawsError
     if code in (ErrorCode.shape_mismatch, ErrorCode.empty_input):
@@ -189,11 +211,11 @@ def error_class(code: ErrorCode, kind: Optional[str] = None) -> type:
     return Error
 
 
-def _make_error(
-    code: int, message: str, status: Optional[Tuple[int, int, float, int]] = None, kind: Optional[str] = None
-) -> Error:
-    """Called by the extension module (and the Python layer) to build the exception it raises."""
+def _make_error(code: int, message: str, status: Optional[Tuple] = None, kind: Optional[str] = None) -> Error:
+    """Called by the extension module (and the Python layer) to build the exception it raises.
+    `status`: (code, index, value, positive_count[, rank])."""
     info = None
     if status is not None:
-        info = StatusInfo(ErrorCode(status[0]), int(status[1]), float(status[2]), int(status[3]))
+        rank = int(status[4]) if len(status) > 4 else 0
+        info = StatusInfo(ErrorCode(status[0]), int(status[1]), float(status[2]), int(status[3]), rank)
     return error_class(ErrorCode(code), kind)(ErrorCode(code), message, info)

@@ -52,12 +52,12 @@ class Status:
         return self._buffer is not None
 
     def read(self) -> StatusInfo:
-        """The status as a `StatusInfo` (code, index, value, positive_count).
+        """The status as a `StatusInfo` (code, index, value, positive_count, rank).
         For a CUDA call: copies it on the call's stream and waits for that stream."""
         if self._buffer is None:
             return self._info
-        code, index, value, positive = _cuis.read_status(self._buffer, self._stream)
-        return StatusInfo(ErrorCode(code), index, value, positive)
+        code, index, value, positive, rank = _cuis.read_status(self._buffer, self._stream)
+        return StatusInfo(ErrorCode(code), index, value, positive, rank)
 
     @property
     def ok(self) -> bool:
@@ -66,7 +66,7 @@ class Status:
 
     def check(self) -> None:
         """Raises the input-data error the status holds (`cuis.ScoreError` or
-        `cuis.LabelError`, with `cuis::describe(status)` as the message);
+        `cuis.LabelError`, `cuis.ShardError`, with `cuis::describe(status)` as the message);
         returns None on success. Waits for a CUDA call."""
         info = self.read()
         if not info.ok:

@@ -10,6 +10,9 @@ per-dataset loss table that draws training batches by loss.
         loss = (w * per_sample_loss(model, x[idx], y[idx])).mean()
         sampler.update(idx, per_sample_loss_values)    # detached; last loss of each sample kept
 
+Data parallelism (torch.distributed, DDP): `cuis.torch.distributed` (`sample_sharded`,
+`DistributedImportanceSampler`, `DistributedImportanceBatchSampler`).
+
 The ops (namespace `cuis`):
   torch.ops.cuis.sample(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth,
                         mean_loss, power, candidate_ids, seed, offset) -> (indices, weights, status)
@@ -26,6 +29,7 @@ which raises at once instead). Prefer the Python wrappers below.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -388,3 +392,8 @@ class ImportanceSampler:
 
 from .torch_data import ImportanceBatchSampler  # noqa: E402  (the DataLoader adapter; imports this module)
 from .torch_presample import PresampledImportanceSampler  # noqa: E402  (presampling; imports this module)
+from . import torch_distributed as distributed  # noqa: E402  (data parallelism: cuis.torch.distributed)
+
+# `import cuis.torch.distributed` and `from cuis.torch.distributed import ...`: this module is not a
+# package, so the submodule is registered under that name, as the os module registers os.path.
+sys.modules[__name__ + ".distributed"] = distributed

@@ -71,12 +71,17 @@ class ImportanceBatchSampler(Sampler[List[int]]):
     """
 
     def __init__(self, sampler: ImportanceSampler, num_batches: Optional[int] = None):
-        super().__init__()
         if not isinstance(sampler, ImportanceSampler):
             raise _usage_error(f"ImportanceBatchSampler needs a cuis.torch.ImportanceSampler, got {type(sampler)}")
-        self.sampler = sampler
         if num_batches is None:
             num_batches = math.ceil(sampler.num_samples / sampler.batch_size)
+        self._setup(sampler, num_batches)
+
+    def _setup(self, sampler: Any, num_batches: int) -> None:
+        """The state of a pass; `sampler` has ImportanceSampler's sample / update / rng /
+        steps / state_dict (also cuis.torch.distributed.DistributedImportanceSampler)."""
+        super().__init__()
+        self.sampler = sampler
         if int(num_batches) < 1:
             raise _usage_error(f"num_batches {num_batches} must be positive")
         self.num_batches = int(num_batches)

@@ -21,6 +21,7 @@ Kind kind_of(nb::dlpack::dtype d) {
   if (d.code == static_cast<uint8_t>(C::Float) && d.bits == 32) return Kind::f32;
   if (d.code == static_cast<uint8_t>(C::Float) && d.bits == 16) return Kind::f16;
   if (d.code == static_cast<uint8_t>(C::Bfloat) && d.bits == 16) return Kind::bf16;
+  if (d.code == static_cast<uint8_t>(C::Float) && d.bits == 64) return Kind::f64;
   if (d.code == static_cast<uint8_t>(C::Int) && d.bits == 32) return Kind::i32;
   if (d.code == static_cast<uint8_t>(C::Int) && d.bits == 64) return Kind::i64;
   if (d.code == static_cast<uint8_t>(C::UInt) && d.bits == 8) return Kind::u8;
@@ -115,6 +116,8 @@ std::tuple<std::vector<int64_t>, bool, int> check_array(const Array& a, const st
     where = require(a, "labels", {Kind::i32, Kind::i64}, "int32 or int64", 1);
   else if (role == "candidate_ids")
     where = require(a, "candidate_ids", {Kind::i64}, "int64", 1);
+  else if (role == "shard_indices")
+    where = require(a, "shard_indices", {Kind::i64}, "int64", 1);
   else if (role == "rng")
     where = require(a, "rng", {Kind::i64}, "int64 ([seed, offset])", 1);
   else if (role == "mean_loss")

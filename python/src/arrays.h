@@ -24,7 +24,7 @@ using Array = nb::ndarray<nb::ro>;
 using OutArray = nb::ndarray<>;
 
 // The dtypes the calls take.
-enum class Kind { f32, f16, bf16, i32, i64, u8, other };
+enum class Kind { f32, f16, bf16, f64, i32, i64, u8, other };
 
 Kind kind_of(nb::dlpack::dtype d);
 // "float16", "int64", "bool"...: the dtype as the messages name it.

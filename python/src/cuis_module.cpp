@@ -9,6 +9,7 @@
 //   cuda_device.h       the CUDA device and stream of a call
 //   sampler_bindings.h  cuis::sample, cuis::ref::sample, uniform indices
 //   loss_bindings.h     cuis::cross_entropy, cuis::ref::cross_entropy_row
+//   shard_bindings.h    sharded sampling across ranks: cuis::shard_*, cuis::ref::shard_*
 // Arrays come in through DLPack (nb::ndarray, no copy). Outputs are allocated
 // by the Python layer in the caller's framework (cuis/_sample.py, _rng.py,
 // _loss.py) and written here in place. Every failure becomes a Python
@@ -19,6 +20,7 @@
 #include "cuda_device.h"
 #include "loss_bindings.h"
 #include "sampler_bindings.h"
+#include "shard_bindings.h"
 #include "status.h"
 #include "widen.h"
 
@@ -53,6 +55,7 @@ using cuis_python::sample_workspace_size;
 using cuis_python::uniform_indices_cpu;
 using cuis_python::uniform_indices_cuda;
 using cuis_python::widen_cpu;
+namespace shard = cuis_python;  // the sharded-sampling bindings (shard_bindings.h)
 
 NB_MODULE(_cuis, m) {
   m.doc() =
@@ -86,21 +89,26 @@ NB_MODULE(_cuis, m) {
       .value("cuda_error", cuis::Error::cuda_error)
       .value("out_of_memory", cuis::Error::out_of_memory)
       .value("no_device", cuis::Error::no_device)
-      .value("internal_error", cuis::Error::internal_error);
+      .value("internal_error", cuis::Error::internal_error)
+      .value("shard_mismatch", cuis::Error::shard_mismatch)
+      .value("capacity_exceeded", cuis::Error::capacity_exceeded);
 
   m.attr("STATUS_BYTES") = sizeof(cuis::DeviceStatus);
   m.attr("MAX_DRAWS") = MAX_DRAWS;
   m.attr("MAX_N") = MAX_N;
+  m.attr("SHARD_RECORD_WORDS") = shard::SHARD_RECORD_WORDS;
+  m.attr("SHARD_TERMS_DOUBLES") = shard::SHARD_TERMS_DOUBLES;
+  m.attr("MAX_RANKS") = cuis::MAX_RANKS;
 
   m.def(
       "error_string", [](int code) { return std::string(cuis::error_string(static_cast<cuis::Error>(code))); },
       "code"_a, "cuis::error_string(): a short English name for an error code.");
   m.def(
       "describe",
-      [](int code, int64_t index, float value, uint64_t positive_count) {
-        return cuis::describe(from_tuple(code, index, value, positive_count));
+      [](int code, int64_t index, float value, uint64_t positive_count, int rank) {
+        return cuis::describe(from_tuple(code, index, value, positive_count, rank));
       },
-      "code"_a, "index"_a, "value"_a, "positive_count"_a,
+      "code"_a, "index"_a, "value"_a, "positive_count"_a, "rank"_a = 0,
       "cuis::describe(): one line naming the problem a DeviceStatus holds.");
   m.def("check_sample_args",
         [](int64_t n, int64_t num_draws, bool replacement, int weighting, float k, float smooth,
@@ -140,8 +148,46 @@ NB_MODULE(_cuis, m) {
         "cuis::ref::cross_entropy_row() for every row; raises for the lowest bad row.");
   m.def("cross_entropy_cuda", &cross_entropy_cuda, "logits"_a, "labels"_a, "loss"_a, "grad_norm"_a, "status"_a,
         "stream"_a, "cuis::cross_entropy() on device arrays, enqueued on `stream`; a bad row goes to `status`.");
+  // Sharded sampling (cuis/sharded.h). info = (mode, rank, ranks, num_samples, capacity); records are int64
+  // arrays of SHARD_RECORD_WORDS per rank, terms float64 arrays of SHARD_TERMS_DOUBLES per rank.
+  m.def("check_shard_args", &shard::check_shard_args, "info"_a, "n"_a, "num_draws"_a, "weighting"_a, "k"_a,
+        "smooth"_a, "adaptive_smooth"_a, "power"_a,
+        "cuis::validate_shard() (raises cuis.Error); returns (capacity, RNG counters one step consumes: R b).");
+  m.def("shard_record_cpu", &shard::shard_record_cpu, "scores"_a, "shard_ids"_a.none(), "shard_offset"_a,
+        "num_draws"_a, "record"_a, "rng"_a.none(), "mean_loss_array"_a.none(), "info"_a, "weighting"_a, "k"_a,
+        "smooth"_a, "adaptive_smooth"_a, "mean_loss"_a, "power"_a, "seed"_a, "offset"_a,
+        "cuis::ref::shard_record(): this shard's record (int64[10]) on the host; a bad score goes into the "
+        "record, not an exception (argument errors raise).");
+  m.def("shard_sample_cpu", &shard::shard_sample_cpu, "scores"_a, "shard_ids"_a.none(), "shard_offset"_a,
+        "num_draws"_a, "records"_a, "indices"_a, "weights"_a, "count"_a, "status"_a, "terms"_a.none(),
+        "work"_a.none(), "rng"_a.none(), "mean_loss_array"_a.none(), "advance_rng"_a, "info"_a, "weighting"_a,
+        "k"_a, "smooth"_a, "adaptive_smooth"_a, "mean_loss"_a, "power"_a, "seed"_a, "offset"_a,
+        "cuis::ref::shard_sample() with the R gathered records: this rank's draws, count and status (data errors "
+        "go to `status`, identical on every rank); for biased weights this rank's terms and the raw weights in "
+        "`work`; `rng` advanced by R b.");
+  m.def("shard_rescale_cpu", &shard::shard_rescale_cpu, "scores"_a, "shard_ids"_a.none(), "shard_offset"_a,
+        "num_draws"_a, "all_terms"_a, "indices"_a, "weights"_a, "count"_a, "status"_a, "work"_a, "info"_a,
+        "weighting"_a, "k"_a, "smooth"_a, "adaptive_smooth"_a, "power"_a,
+        "cuis::ref::shard_rescale() with the R gathered terms: the final biased weights.");
+  m.def("shard_workspace_size", &shard::shard_workspace_size, "n"_a, "num_draws"_a, "device"_a, "info"_a,
+        "weighting"_a, "k"_a, "smooth"_a, "adaptive_smooth"_a, "power"_a,
+        "cuis::shard_workspace_size() on the given CUDA device, in bytes (one workspace for a step's three calls).");
+  m.def("shard_record_cuda", &shard::shard_record_cuda, "scores"_a, "shard_ids"_a.none(), "shard_offset"_a,
+        "num_draws"_a, "record"_a, "workspace"_a, "rng"_a.none(), "mean_loss_array"_a.none(), "info"_a,
+        "weighting"_a, "k"_a, "smooth"_a, "adaptive_smooth"_a, "mean_loss"_a, "power"_a, "seed"_a, "offset"_a,
+        "stream"_a, "cuis::shard_record() on device arrays: this shard's record, enqueued on `stream`.");
+  m.def("shard_sample_cuda", &shard::shard_sample_cuda, "scores"_a, "shard_ids"_a.none(), "shard_offset"_a,
+        "num_draws"_a, "records"_a, "indices"_a, "weights"_a, "count"_a, "status"_a, "terms"_a.none(),
+        "workspace"_a, "rng"_a.none(), "mean_loss_array"_a.none(), "advance_rng"_a, "info"_a, "weighting"_a, "k"_a,
+        "smooth"_a, "adaptive_smooth"_a, "mean_loss"_a, "power"_a, "seed"_a, "offset"_a, "stream"_a,
+        "cuis::shard_sample() on device arrays with the R gathered records, enqueued on `stream`; data errors go "
+        "to `status`.");
+  m.def("shard_rescale_cuda", &shard::shard_rescale_cuda, "scores"_a, "shard_ids"_a.none(), "shard_offset"_a,
+        "num_draws"_a, "all_terms"_a, "indices"_a, "weights"_a, "count"_a, "status"_a, "workspace"_a, "info"_a,
+        "weighting"_a, "k"_a, "smooth"_a, "adaptive_smooth"_a, "power"_a, "stream"_a,
+        "cuis::shard_rescale() on device arrays with the R gathered terms, enqueued on `stream`.");
   m.def("read_status", &read_status, "status"_a, "stream"_a,
-        "(code, index, value, positive_count) of a DeviceStatus buffer; waits for `stream` when on a device.");
+        "(code, index, value, positive_count, rank) of a DeviceStatus buffer; waits for `stream` when on a device.");
   m.def("check_array", &check_array, "array"_a, "role"_a,
         "Checks one input as the calls do (dtype, dimensions, contiguity, device); returns (shape, is_cuda, device).");
   m.def("device_count", &device_count, "CUDA devices this module's runtime sees (0 without a GPU or driver).");

@@ -13,7 +13,7 @@ namespace nb = nanobind;
 void raise_error(cuis::Error code, const std::string& message, const cuis::DeviceStatus* st, const char* kind) {
   nb::object make = nb::module_::import_("cuis._errors").attr("_make_error");
   nb::object status = st ? nb::cast(StatusTuple{static_cast<int>(st->code), st->index, st->value,
-                                                st->positive_count})
+                                                st->positive_count, static_cast<int>(st->rank)})
                          : nb::none();
   nb::object exc = make(static_cast<int>(code), message, status, kind ? nb::cast(std::string(kind)) : nb::none());
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());

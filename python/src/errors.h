@@ -11,8 +11,8 @@
 
 namespace cuis_python {
 
-// A DeviceStatus as Python sees it: (code, index, value, positive_count).
-using StatusTuple = std::tuple<int, int64_t, float, uint64_t>;
+// A DeviceStatus as Python sees it: (code, index, value, positive_count, rank).
+using StatusTuple = std::tuple<int, int64_t, float, uint64_t, int>;
 
 // Raises the cuis.Error subclass for code (cuis/_errors.py picks it), with
 // the message and, for input-data errors, the status's index and value.

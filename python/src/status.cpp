@@ -11,15 +11,16 @@
 namespace cuis_python {
 
 StatusTuple to_tuple(const cuis::DeviceStatus& s) {
-  return StatusTuple{static_cast<int>(s.code), s.index, s.value, s.positive_count};
+  return StatusTuple{static_cast<int>(s.code), s.index, s.value, s.positive_count, static_cast<int>(s.rank)};
 }
 
-cuis::DeviceStatus from_tuple(int code, int64_t index, float value, uint64_t positive) {
+cuis::DeviceStatus from_tuple(int code, int64_t index, float value, uint64_t positive, int rank) {
   cuis::DeviceStatus s{};
   s.code = static_cast<cuis::Error>(code);
   s.index = index;
   s.value = value;
   s.positive_count = positive;
+  s.rank = static_cast<int32_t>(rank);
   return s;
 }
 

@@ -12,7 +12,7 @@
 namespace cuis_python {
 
 StatusTuple to_tuple(const cuis::DeviceStatus& s);
-cuis::DeviceStatus from_tuple(int code, int64_t index, float value, uint64_t positive);
+cuis::DeviceStatus from_tuple(int code, int64_t index, float value, uint64_t positive, int rank = 0);
 
 // A status buffer passed to a call, checked (uint8, one DeviceStatus long, on
 // `where`: the device of the call's first input, which messages call "scores")

@@ -130,3 +130,27 @@ class FakeDeviceArray:
 @pytest.fixture
 def fake_cuda():
     return FakeDeviceArray
+
+
+# ------------------------------------------------------------------ ranks (cuis.torch.distributed)
+
+DIST_RANKS = (1, 2, 3, 4)
+
+
+@pytest.fixture(scope="session")
+def dist_runs(tmp_path_factory):
+    """Every scenario of _dist_scenarios.py on R = 1, 2, 3 and 4 ranks of a CPU process group
+    (gloo): one spawn of 4 processes, the groups of the first R of them in turn (R = 4: the
+    default group), so that the R's run loads a state the run with R - 1 ranks saved; about
+    12 s on two cores. {R: [rank 0's results, ...]}, or for every R the error of a run that hung."""
+    pytest.importorskip("torch")
+    import _dist
+    import _dist_scenarios
+
+    shared = str(tmp_path_factory.mktemp("dist"))
+    world = max(DIST_RANKS)
+    try:
+        per_process = _dist.run_ranks(_dist_scenarios.run_nested, world, shared, DIST_RANKS)
+    except AssertionError as e:  # a run that hung: every test fails with this
+        return {r: e for r in DIST_RANKS}
+    return {r: [p if isinstance(p, _dist.RankFailure) else p[r] for p in per_process[:r]] for r in DIST_RANKS}

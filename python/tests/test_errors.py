@@ -259,8 +259,21 @@ def test_hierarchy_codes_and_pickling():
 def test_error_codes_mirror_the_header():
     # every code of include/cuis/error.h has a name, in order, and nothing beyond
     names = [c.name for c in cuis.ErrorCode]
-    assert names[0] == "success" and names[-1] == "internal_error"
+    assert names[0] == "success" and names[-1] == "capacity_exceeded"
     assert [int(c) for c in cuis.ErrorCode] == list(range(len(names)))
     for c in cuis.ErrorCode:
         assert _cuis.error_string(int(c)) != "unknown error"
     assert _cuis.error_string(len(names)) == "unknown error"  # a code added to the header must be bound
+
+
+def test_shard_codes_raise_shard_errors_with_the_rank():
+    # the sharded sampler's codes (cuis.torch.distributed): ShardError, an InputError naming the rank
+    for code in (C.shard_mismatch, C.capacity_exceeded):
+        e = cuis._errors._make_error(int(code), "m", (int(code), 2, 1.0, 0, 3))
+        assert type(e) is cuis.ShardError and isinstance(e, cuis.InputError) and e.rank == 3
+        assert pickle.loads(pickle.dumps(e)).status.rank == 3
+    info = cuis.StatusInfo(C.shard_mismatch, 1, 0.0, 0, 2)
+    assert info.describe() == "rank 2 disagrees with rank 0: its seed or offset"
+    assert cuis.StatusInfo(C.capacity_exceeded, 5, 4.0, 0, 1).describe() == (
+        "5 global draws landed on rank 1, more than its capacity of 4")
+    assert cuis.StatusInfo(C.success, -1, 0.0, 0).rank == 0  # the field added last, 0 by default
