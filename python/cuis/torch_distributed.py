@@ -197,17 +197,25 @@ def sample_sharded(
     device = local_scores.device if isinstance(local_scores, Tensor) else torch.device("cpu")
     biased = weighting == "biased"
     b_guess = num_draws if isinstance(num_draws, int) and num_draws > 0 else 0
-    records = torch.empty(ranks * RECORD_WORDS, dtype=torch.int64, device=device)
     stream = torch.cuda.current_stream(device).cuda_stream if is_cuda else 0
+    records = None
     try:
+        records = torch.empty(ranks * RECORD_WORDS, dtype=torch.int64, device=device)
         call = _prepare(local_scores, num_draws, shard_offset, shard_indices, num_samples, mode, weighting, k,
                         smooth, adaptive_smooth, mean_loss, power, seed, offset, rng, capacity, rank, ranks,
                         bool(advance_rng), stream)
         call.record()
         failure = None
-    except Error as e:  # this rank's own arguments: take part in the exchange, then raise
+    except Exception as e:  # noqa: BLE001  any failure here: take part in the exchange, then raise
+        # (this rank's own arguments, but also out of memory or a TypeError: the other ranks are
+        # already waiting in the all-gather, and must learn that this rank failed)
         failure = e
-        record = torch.tensor(_failed_record(int(e.code)), dtype=torch.int64).to(device)
+        code = (int(e.code) if isinstance(e, Error)
+                else int(ErrorCode.out_of_memory) if isinstance(e, (MemoryError, torch.cuda.OutOfMemoryError))
+                else int(ErrorCode.invalid_argument))
+        if records is None:
+            records = torch.empty(ranks * RECORD_WORDS, dtype=torch.int64, device=device)
+        record = torch.tensor(_failed_record(code), dtype=torch.int64).to(device)
     dist.all_gather_into_tensor(records, call.mine if failure is None else record, group=group)
 
     # The terms are gathered for biased weighting, on CUDA always (no rank knows the status on the

@@ -55,6 +55,8 @@ def caught(fn: Callable[[], Any]) -> tuple:
         return ("ok", fn())
     except cuis.Error as e:
         return ("raised", type(e).__name__, int(e.code), None if e.status is None else tuple(e.status), str(e))
+    except Exception as e:  # noqa: BLE001  not a cuis error (the ranks must still stay in step)
+        return ("raised", type(e).__name__, None, None, str(e))
 
 
 # ------------------------------------------------------------------ sample_sharded
@@ -162,6 +164,7 @@ def sc_faults(rank, ranks, group):
         "sizes": caught(call(num_samples=N + 1)),
         "mean_loss_last": caught(call(adaptive_smooth=1.0, mean_loss=2.0 + (rank == last))),
         "dtype_last": caught(call(s.double() if rank == last else s, weighting="biased")),
+        "foreign_last": caught(call(mode=["global"] if rank == last else "stratified")),  # a TypeError there
         "capacity": caught(call(mode="global", capacity=1)),
     }
     out["recovered"] = caught(call(weighting="biased"))

@@ -223,6 +223,16 @@ def test_argument_error_on_one_rank_is_reported_to_all(dist_runs, ranks):
 
 
 @pytest.mark.parametrize("ranks", DIST_RANKS)
+def test_foreign_exception_on_one_rank_is_reported_to_all(dist_runs, ranks):
+    # Not a cuis error (here a TypeError from an unhashable mode): the rank still takes part in
+    # the exchange, so the others are told instead of waiting in the all-gather.
+    results = [f["foreign_last"] for f in scenario(dist_runs, ranks, "faults")]
+    assert results[-1][:2] == ("raised", "TypeError"), results[-1]
+    for res in results[:-1]:
+        assert res[1] == "ShardError" and res[3][4] == ranks - 1 and "failed before the exchange" in res[4], res
+
+
+@pytest.mark.parametrize("ranks", DIST_RANKS)
 def test_capacity_exceeded_on_every_rank(dist_runs, ranks):
     results = [f["capacity"] for f in scenario(dist_runs, ranks, "faults")]
     statuses = _raised(results, "ShardError", cuis.ErrorCode.capacity_exceeded)

@@ -204,6 +204,7 @@ class ShardGpu : public SamplerGpu {
       poison(k.status, POISON_AB);
       poison(k.record, POISON_AB);
       poison(k.terms, POISON_AB);
+      poison(k.ws, POISON_AB);  // before shard_record, never between the calls: a missed write shows
     }
     poison(w.records, POISON_AB);
     poison(w.terms, POISON_AB);
