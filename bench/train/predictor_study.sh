@@ -18,7 +18,7 @@ mkdir -p "$out"
 
 flags() {  # the variant's sampler flags
   case $1 in
-    *-all-*) ;;
+    *-all-*|*-p[0-9]*) ;;
     *) printf -- "--presample 1024 " ;;
   esac
   case $1 in
@@ -30,6 +30,8 @@ flags() {  # the variant's sampler flags
     cache-a0.5) echo "--sampler cache --k 0.5 --power 0.5" ;;
     cache) echo "--sampler cache --k 0.5" ;;
     cache-all-a0.5) echo "--sampler cache --k 0.5 --power 0.5 --presample all" ;;
+    cache-p8192-a0.5) echo "--sampler cache --k 0.5 --power 0.5 --presample 8192" ;;
+    cache-p16384-a0.5) echo "--sampler cache --k 0.5 --power 0.5 --presample 16384" ;;
     *) echo "unknown variant $1" >&2; return 1 ;;
   esac
 }

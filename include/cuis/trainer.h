@@ -22,7 +22,9 @@ namespace cuis {
 
 // uniform; loss or gnorm: the main network scores the candidates; predicted:
 // the loss predictor does; cache: each candidate's last observed loss (a
-// sample not seen yet scores the running mean batch loss).
+// sample not seen yet scores the running mean batch loss). The cache is the
+// cheap scorer the project recommends, with power = 0.5 and presample = 16384
+// (cuis-train's defaults for it; bench/results/predictor-study-cpu-2026-12-01.md).
 enum class SamplerKind { uniform, loss, gnorm, predicted, cache };
 
 // TrainConfig::presample for scoring the whole training set every step (no

@@ -283,13 +283,16 @@ class ImportanceSampler:
             advanced on the device, so the calls can be captured in a CUDA graph.
         smooth: additive smoothing c: draw by loss**power + c + adaptive_smooth * mean loss.
         adaptive_smooth: smoothing in units of the mean observed loss (a device tensor).
-        power: the loss exponent, in [0, 1].
+        power: the loss exponent, in [0, 1]; 0.5 by default: last observed losses are stale,
+            and this cache with power smoothing 0.5 kept 80-97% of the full loss sampler's
+            per-step gain in the project's study (bench/results/predictor-study-cpu-2026-12-01.md),
+            without it much less.
         warmup: the first `warmup` calls of `sample()` draw uniformly (weights 1).
         replacement: draw with replacement (default) or B distinct samples.
     """
 
     def __init__(self, num_samples: int, batch_size: int, k: float = 0.5, device: Any = "cpu", seed: int = 0, *,
-                 smooth: float = 0.0, adaptive_smooth: float = 0.0, power: float = 1.0, warmup: int = 0,
+                 smooth: float = 0.0, adaptive_smooth: float = 0.0, power: float = 0.5, warmup: int = 0,
                  replacement: bool = True):
         self.num_samples = int(num_samples)
         self.batch_size = int(batch_size)

@@ -73,7 +73,7 @@ class DistributedImportanceBatchSampler(ImportanceBatchSampler):
     def __init__(self, dataset: Any, batch_size: int, *, num_replicas: Optional[int] = None,
                  rank: Optional[int] = None, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  k: float = 0.5, device: Any = "cpu", warmup: int = 0, smooth: float = 0.0,
-                 adaptive_smooth: float = 0.0, power: float = 1.0, group: Any = None,
+                 adaptive_smooth: float = 0.0, power: float = 0.5, group: Any = None,
                  num_batches: Optional[int] = None):
         me, ranks = _group_shape(group)
         if num_replicas is not None and int(num_replicas) != ranks:

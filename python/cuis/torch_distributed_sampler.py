@@ -109,7 +109,7 @@ class DistributedImportanceSampler:
 
     def __init__(self, num_samples: int, batch_size: int, k: float = 0.5, device: Any = "cpu", seed: int = 0, *,
                  mode: str = "stratified", shard: str = "strided", smooth: float = 0.0, adaptive_smooth: float = 0.0,
-                 power: float = 1.0, warmup: int = 0, capacity: Optional[int] = None, group: Any = None):
+                 power: float = 0.5, warmup: int = 0, capacity: Optional[int] = None, group: Any = None):
         self.group = group
         self.rank, self.ranks = _group_shape(group)
         self.device = torch.device(device)

@@ -20,7 +20,7 @@ def make(num_batches=None, **kw):
 
 
 def test_batches_come_with_their_weights_and_losses_steer_draws():
-    bs = make(num_batches=200, warmup=2)
+    bs = make(num_batches=200, warmup=2, power=1.0)  # raw losses: the 100x ratio below
     loader = DataLoader(dataset(), batch_sampler=bs)
     assert len(bs) == 200 and len(loader) == 200
     counts = torch.zeros(N)

@@ -117,7 +117,7 @@ def test_torch_compile_fullgraph_cpu():
 
 
 def test_sampler_draws_by_last_loss_and_unseen_get_the_mean():
-    sp = ct.ImportanceSampler(100, 4000, k=0.5, device="cpu", seed=1)
+    sp = ct.ImportanceSampler(100, 4000, k=0.5, device="cpu", seed=1, power=1.0)
     torch.testing.assert_close(sp.scores(), torch.ones(100))  # nothing seen: uniform
     idx, w = sp.sample()
     assert idx.shape == (4000,) and w.dtype == torch.float32

@@ -91,8 +91,9 @@ const Option OPTIONS[] = {
     {"--k", "K", "0.5", "importance weight exponent: weights (1/(N p))^k; 1 is unbiased"},
     {"--smooth", "C", "0", "additive smoothing of the scores"},
     {"--adaptive-smooth", "C", "0", "smoothing by C times the running mean batch loss"},
-    {"--power", "A", "1", "power smoothing: scores^A"},
-    {"--presample", "P|all", "1024", "candidates scored per step (at least --batch); all: the whole training set"},
+    {"--power", "A", "1", "power smoothing: scores^A (default 0.5 for cache and predicted, whose scores are stale or noisy)"},
+    {"--presample", "P|all", "1024",
+     "candidates scored per step (at least --batch; default 16384 for cache); all: the whole training set"},
     {"--warmup", "W", "0", "uniform steps before importance sampling"},
     {"--tau-th", "T|auto", "0", "sample by importance only while the smoothed tau exceeds T; auto: (P+3B)/(3B)"},
     {"--batch", "B", "128", "batch size, in [1, 2^20]"},
@@ -246,6 +247,10 @@ int parse_flags(int argc, char** argv, Flags* f) {
   if (v.given("--eval-every") && v.given("--eval-seconds"))
     return fail(2, "give at most one of --eval-every, --eval-seconds");
   if (!v.given("--steps") && !v.given("--seconds") && !v.given("--epochs")) r.epochs = 1;
+  // The cheap scorers' defaults, from the predictor study (bench/results/predictor-study-cpu-2026-12-01.md).
+  const bool cheap = c.sampler == cuis::SamplerKind::cache || c.sampler == cuis::SamplerKind::predicted;
+  if (cheap && !v.given("--power")) c.power = 0.5f;
+  if (c.sampler == cuis::SamplerKind::cache && !v.given("--presample")) c.presample = 16384;
   if (r.eval_scores && c.sampler == cuis::SamplerKind::uniform)
     return fail(2, "--eval-scores on: the uniform sampler has no scores to rank");
   if (c.predictor_log && c.sampler != cuis::SamplerKind::predicted)

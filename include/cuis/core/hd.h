@@ -52,6 +52,15 @@ CUIS_HD double ddiv(double a, double b) {
 #endif
 }
 
+// Correctly rounded square root (IEEE 754 requires it on host and device alike).
+CUIS_HD double dsqrt(double a) {
+#if defined(__CUDA_ARCH__)
+  return __dsqrt_rn(a);
+#else
+  return __builtin_sqrt(a);
+#endif
+}
+
 CUIS_HD uint64_t lo64(u128 x) { return static_cast<uint64_t>(x); }
 CUIS_HD uint64_t hi64(u128 x) { return static_cast<uint64_t>(x >> 64); }
 
