@@ -65,6 +65,34 @@ __device__ __forceinline__ int64_t warp_upper_bound(const u128* prefix, int64_t 
   return s.result(__ballot_sync(0xffffffffu, s.final_valid(lane) && prefix[s.final_probe(lane)] > r));
 }
 
+// A drawn item inside its tile: valid in the lane `owner` only.
+struct WarpItem {
+  int owner;     // the lane that holds the result
+  int64_t item;  // index into the scores
+  uint64_t q;    // its quantised score
+};
+
+// The item r (in [0, S_j)) selects inside tile `tile` (exponent e): its chunk
+// by a warp scan of the tile's 32 chunk sums (lane c holds chunk c's), then
+// the item by re-reading and re-quantising the chunk's 64 scores (lane l
+// holds items 2l and 2l+1). Called by a whole warp.
+__device__ __forceinline__ WarpItem warp_find_item(const float* scores, int64_t n, const uint64_t* chunk_sum,
+                                                   int64_t tile, int e, uint64_t r, detail::TransformParams tp) {
+  const int lane = threadIdx.x & 31;
+  const uint64_t c = chunk_sum[tile * detail::CHUNKS_PER_TILE + lane];
+  const uint64_t c_incl = warp_inclusive_sum(c);
+  const int chunk = __ffs(__ballot_sync(0xffffffffu, c_incl > r)) - 1;
+  r -= shfl_u64(c_incl - c, chunk);
+  const int64_t first = tile * detail::TILE + static_cast<int64_t>(chunk) * detail::CHUNK + 2 * lane;
+  const uint64_t q0 = first < n ? detail::quantize(detail::transform_score(scores[first], tp), e) : 0;
+  const uint64_t q1 = first + 1 < n ? detail::quantize(detail::transform_score(scores[first + 1], tp), e) : 0;
+  const uint64_t pair = q0 + q1;
+  const uint64_t pair_incl = warp_inclusive_sum(pair);
+  const int owner = __ffs(__ballot_sync(0xffffffffu, pair_incl > r)) - 1;
+  const uint64_t within = r - (pair_incl - pair);
+  return WarpItem{owner, within < q0 ? first : first + 1, within < q0 ? q0 : q1};
+}
+
 template <class Draws>
 __global__ void __launch_bounds__(DRAW_THREADS) draw_kernel(DrawParams p, Draws draws) {
   const int lane = threadIdx.x & 31;
@@ -88,23 +116,11 @@ __global__ void __launch_bounds__(DRAW_THREADS) draw_kernel(DrawParams p, Draws 
     const int64_t tile = warp_upper_bound(p.prefix, p.tiles, r1);
     const uint64_t tile_sum = p.tile_sum[tile];
     const int e = p.tile_exp[tile];
-    uint64_t r = draws.r2(j, tile_sum, st);
-    // Chunk: lane c holds chunk c's sum.
-    const uint64_t c = p.chunk_sum[tile * detail::CHUNKS_PER_TILE + lane];
-    const uint64_t c_incl = warp_inclusive_sum(c);
-    const int chunk = __ffs(__ballot_sync(0xffffffffu, c_incl > r)) - 1;
-    r -= shfl_u64(c_incl - c, chunk);
-    // Item: lane l holds items 2l and 2l+1 of the chunk.
-    const int64_t first = tile * detail::TILE + static_cast<int64_t>(chunk) * detail::CHUNK + 2 * lane;
-    const uint64_t q0 = first < p.n ? detail::quantize(detail::transform_score(p.scores[first], tp), e) : 0;
-    const uint64_t q1 = first + 1 < p.n ? detail::quantize(detail::transform_score(p.scores[first + 1], tp), e) : 0;
-    const uint64_t pair = q0 + q1;
-    const uint64_t pair_incl = warp_inclusive_sum(pair);
-    const int owner = __ffs(__ballot_sync(0xffffffffu, pair_incl > r)) - 1;
-    if (lane == owner) {
-      const uint64_t within = r - (pair_incl - pair);
-      const int64_t item = within < q0 ? first : first + 1;
-      const uint64_t q = within < q0 ? q0 : q1;
+    const uint64_t r = draws.r2(j, tile_sum, st);
+    const WarpItem found = warp_find_item(p.scores, p.n, p.chunk_sum, tile, e, r, tp);
+    if (lane == found.owner) {
+      const int64_t item = found.item;
+      const uint64_t q = found.q;
       p.indices[j] = p.candidate_ids ? p.candidate_ids[item] : item;
       if (p.weights) {
         const u128 before = tile > 0 ? p.prefix[tile - 1] : u128{0};

@@ -98,23 +98,11 @@ __global__ void __launch_bounds__(DRAW_THREADS) shard_draw_kernel(ShardDrawParam
     const int64_t tile = warp_upper_bound(p.prefix, p.tiles, r1);
     const uint64_t tile_sum = p.tile_sum[tile];
     const int e = p.tile_exp[tile];
-    uint64_t r = detail::mulhi128_64(detail::random128(seed, c, detail::STREAM_ITEM), tile_sum);
-    // Chunk: lane c holds chunk c's sum.
-    const uint64_t cs = p.chunk_sum[tile * detail::CHUNKS_PER_TILE + lane];
-    const uint64_t c_incl = warp_inclusive_sum(cs);
-    const int chunk = __ffs(__ballot_sync(0xffffffffu, c_incl > r)) - 1;
-    r -= shfl_u64(c_incl - cs, chunk);
-    // Item: lane l holds items 2l and 2l+1 of the chunk.
-    const int64_t first = tile * detail::TILE + static_cast<int64_t>(chunk) * detail::CHUNK + 2 * lane;
-    const uint64_t q0 = first < p.n ? detail::quantize(detail::transform_score(p.scores[first], tp), e) : 0;
-    const uint64_t q1 = first + 1 < p.n ? detail::quantize(detail::transform_score(p.scores[first + 1], tp), e) : 0;
-    const uint64_t pair = q0 + q1;
-    const uint64_t pair_incl = warp_inclusive_sum(pair);
-    const int owner = __ffs(__ballot_sync(0xffffffffu, pair_incl > r)) - 1;
-    if (lane == owner) {
-      const uint64_t within = r - (pair_incl - pair);
-      const int64_t item = within < q0 ? first : first + 1;
-      const uint64_t q = within < q0 ? q0 : q1;
+    const uint64_t r = detail::mulhi128_64(detail::random128(seed, c, detail::STREAM_ITEM), tile_sum);
+    const WarpItem found = warp_find_item(p.scores, p.n, p.chunk_sum, tile, e, r, tp);
+    if (lane == found.owner) {
+      const int64_t item = found.item;
+      const uint64_t q = found.q;
       const u128 before = tile > 0 ? p.prefix[tile - 1] : u128{0};
       const uint64_t mass = static_cast<uint64_t>(p.prefix[tile] - before);
       write_shard_draw(p, j, item,

@@ -90,3 +90,17 @@ def _checked(x: Any, role: str, name: Optional[str] = None):
             kind="device",
         ) from None
     return arr, tuple(shape), (bool(is_cuda), int(dev))
+
+
+def _rng_and_mean_loss(place, rng, mean_loss, owner: str):
+    """The optional device RNG state `[seed, offset]` and the mean loss (a number, or an
+    array where `owner` is): (rng array or None, mean-loss value, mean-loss array or None)."""
+    rng_arr = None
+    if rng is not None:
+        rng_arr, _, rng_place = _checked(rng, "rng")
+        _same_place(place, rng_place, owner, "rng")
+    if _is_number(mean_loss):
+        return rng_arr, float(mean_loss), None
+    ml_arr, _, ml_place = _checked(mean_loss, "mean_loss")
+    _same_place(place, ml_place, owner, "mean_loss")
+    return rng_arr, 0.0, ml_arr

@@ -7,7 +7,8 @@ from typing import Any
 
 from . import _cuis
 from . import _frameworks as fw
-from ._args import _arg_error, _checked, _count, _float, _integer, _is_number, _same_place, _u64, _weighting
+from ._args import (_arg_error, _checked, _count, _float, _integer, _rng_and_mean_loss, _same_place, _u64,
+                    _weighting)
 from ._devices import _keep_alive_on_stream
 from ._results import STATUS_BYTES, SampleResult, Status
 
@@ -110,16 +111,7 @@ def sample(
     if candidate_ids is not None:
         ids, _, ids_place = _checked(candidate_ids, "candidate_ids")
         _same_place(place, ids_place, "scores", "candidate_ids")
-    rng_arr = None
-    if rng is not None:
-        rng_arr, _, rng_place = _checked(rng, "rng")
-        _same_place(place, rng_place, "scores", "rng")
-    mean_loss_value, mean_loss_arr = 0.0, None
-    if _is_number(mean_loss):
-        mean_loss_value = float(mean_loss)
-    else:
-        mean_loss_arr, _, ml_place = _checked(mean_loss, "mean_loss")
-        _same_place(place, ml_place, "scores", "mean_loss")
+    rng_arr, mean_loss_value, mean_loss_arr = _rng_and_mean_loss(place, rng, mean_loss, "scores")
 
     is_cuda, dev = place
     indices = fw.empty(scores, (b,), "int64", is_cuda, dev)

@@ -54,7 +54,8 @@ import torch.distributed as dist
 from torch import Tensor
 
 from . import _cuis
-from ._args import _arg_error, _checked, _count, _float, _is_number, _same_place, _u64, _weighting
+from ._args import (_arg_error, _checked, _count, _float, _rng_and_mean_loss, _same_place, _u64,
+                    _weighting)
 from ._errors import Error, ErrorCode, StatusInfo, _make_error
 from ._results import STATUS_BYTES, Status
 
@@ -340,16 +341,7 @@ def _prepare(scores, num_draws, shard_offset, shard_indices, num_samples, mode, 
         start = _count(shard_offset, "shard_offset", _I64)
         if not 0 <= start <= big_n - n:
             raise _arg_error(f"shard_offset {start} with {n} scores leaves [0, num_samples = {big_n})")
-    rng_arr = None
-    if rng is not None:
-        rng_arr, _, rng_place = _checked(rng, "rng")
-        _same_place(place, rng_place, "local_scores", "rng")
-    ml_value, ml_arr = 0.0, None
-    if _is_number(mean_loss):
-        ml_value = float(mean_loss)
-    else:
-        ml_arr, _, ml_place = _checked(mean_loss, "mean_loss")
-        _same_place(place, ml_place, "local_scores", "mean_loss")
+    rng_arr, ml_value, ml_arr = _rng_and_mean_loss(place, rng, mean_loss, "local_scores")
     biased = w == 2
     device = scores.device
 

@@ -23,6 +23,7 @@ static_assert(CUB_VERSION >= 200800, "cuis needs CCCL (CUB) 2.8 or newer");
 #include "core/launch.h"
 #include "sampler/size_limits.h"
 #include "sampler/sampler_internal.h"
+#include "sampler/tile_pass.h"
 #include "sampler/workspace.h"
 
 namespace cuis {
@@ -134,21 +135,11 @@ Error run_with_replacement(const SampleArgs& a, const SampleOptions& o, const La
     return Error::success;
   }
   CUIS_CUDA_TRY(cudaMemsetAsync(l.header, 0, sizeof(WorkHeader), stream));
+  CUIS_TRY(launch_tile_pass(TilePass{a.scores, a.n, tiles, tr, l.tile_sum, l.tile_exp, l.chunk_sum, l.header,
+                                     l.prefix, l.cub_temp, l.cub_temp_bytes},
+                            stream));
 
   unsigned grid = 0;
-  if (const Error e = grid_size(tiles, 8, &grid); e != Error::success) return e;
-  const kernels::TileSumParams tp{a.scores, a.n, tiles, tr, l.tile_sum, l.tile_exp, l.chunk_sum, l.header};
-  if (aligned(a.scores, 16)) {
-    kernels::tile_sums_kernel<true><<<grid, kernels::TILE_THREADS, 0, stream>>>(tp);
-  } else {
-    kernels::tile_sums_kernel<false><<<grid, kernels::TILE_THREADS, 0, stream>>>(tp);
-  }
-  CUIS_LAUNCH_CHECK(stream);
-
-  size_t temp_bytes = l.cub_temp_bytes;
-  const MassIterator in(thrust::counting_iterator<int64_t>(0), TileMassOp{l.tile_sum, l.tile_exp, l.header});
-  CUIS_CUDA_TRY(cub::DeviceScan::InclusiveScan(l.cub_temp, temp_bytes, in, l.prefix, Sum128{}, tiles, stream));
-
   const int64_t draw_blocks = (a.num_draws + kernels::DRAW_THREADS / 32 - 1) / (kernels::DRAW_THREADS / 32);
   if (const Error e = grid_size(draw_blocks, 8, &grid); e != Error::success) return e;
   const kernels::DrawParams dp{a.scores,   a.n,          a.candidate_ids, a.num_draws, tiles,
@@ -199,6 +190,22 @@ Error run_without_replacement(const SampleArgs& a, const SampleOptions& o, const
 }
 
 }  // namespace
+
+Error launch_tile_pass(const TilePass& t, cudaStream_t stream) {
+  unsigned grid = 0;
+  CUIS_TRY(grid_size(t.tiles, 8, &grid));
+  const kernels::TileSumParams tp{t.scores, t.n, t.tiles, t.transform, t.tile_sum, t.tile_exp, t.chunk_sum, t.header};
+  if (aligned(t.scores, 16)) {
+    kernels::tile_sums_kernel<true><<<grid, kernels::TILE_THREADS, 0, stream>>>(tp);
+  } else {
+    kernels::tile_sums_kernel<false><<<grid, kernels::TILE_THREADS, 0, stream>>>(tp);
+  }
+  CUIS_LAUNCH_CHECK(stream);
+  size_t temp_bytes = t.cub_temp_bytes;
+  const MassIterator in(thrust::counting_iterator<int64_t>(0), TileMassOp{t.tile_sum, t.tile_exp, t.header});
+  CUIS_CUDA_TRY(cub::DeviceScan::InclusiveScan(t.cub_temp, temp_bytes, in, t.prefix, Sum128{}, t.tiles, stream));
+  return Error::success;
+}
 
 Error sample_injected(const SampleArgs& a, const SampleOptions& o, const u128* d_r1, const uint64_t* d_r2,
                       void* ws, size_t ws_bytes, cudaStream_t stream) {

@@ -21,6 +21,7 @@
 #include "kernels/sampler/tile_mass.cuh"
 #include "kernels/sampler/tile_sums.cuh"
 #include "sampler/shard_internal.h"
+#include "sampler/tile_pass.h"
 #include "sampler/workspace.h"
 
 namespace cuis {
@@ -186,22 +187,10 @@ Error shard_record(const ShardArgs& a, const ShardInfo& info, const SampleOption
 
   CUIS_CUDA_TRY(cudaMemsetAsync(l.header, 0, sizeof(WorkHeader), stream));
   const kernels::TransformArgs tr = transform_args(o);
-  if (l.tiles > 0) {
-    unsigned grid = 0;
-    CUIS_TRY(grid_size(l.tiles, 8, &grid));
-    const kernels::TileSumParams tp{a.scores, a.n, l.tiles, tr, l.tile_sum, l.tile_exp, l.chunk_sum, l.header};
-    if (aligned(a.scores, 16)) {
-      kernels::tile_sums_kernel<true><<<grid, kernels::TILE_THREADS, 0, stream>>>(tp);
-    } else {
-      kernels::tile_sums_kernel<false><<<grid, kernels::TILE_THREADS, 0, stream>>>(tp);
-    }
-    CUIS_LAUNCH_CHECK(stream);
-    size_t temp_bytes = l.cub_temp_bytes;
-    const kernels::MassIterator in(thrust::counting_iterator<int64_t>(0),
-                                   kernels::TileMassOp{l.tile_sum, l.tile_exp, l.header});
-    CUIS_CUDA_TRY(
-        cub::DeviceScan::InclusiveScan(l.cub_temp, temp_bytes, in, l.prefix, kernels::Sum128{}, l.tiles, stream));
-  }
+  if (l.tiles > 0)
+    CUIS_TRY(launch_tile_pass(TilePass{a.scores, a.n, l.tiles, tr, l.tile_sum, l.tile_exp, l.chunk_sum, l.header,
+                                       l.prefix, l.cub_temp, l.cub_temp_bytes},
+                              stream));
   kernels::shard_record_kernel<<<1, 1, 0, stream>>>(kernels::ShardRecordParams{
       a.scores, a.n, a.global_ids, a.shard_offset, l.tiles, l.prefix, l.header, tr, kernels::RngArgs{o.rng, o.d_rng},
       shard_options_hash(info, a.num_draws, o), info.rank, d_record, l.mine});

@@ -1,13 +1,11 @@
 // The cheap scorers on the CPU engine: the cache sampler's scores are the
-// last observed losses, the log-space loss predictor, exact resume for both,
-// and the score-quality instrument (Spearman's rank correlation).
+// last observed losses, the log-space loss predictor, and the score-quality
+// instrument (Spearman's rank correlation). Exact resume: trainer_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <numeric>
 
-#include "common/temp_path.h"
 #include "common/train_data.h"
 #include "cuis/trainer.h"
 #include "train/trainer_common.h"
@@ -66,43 +64,6 @@ TEST(CacheSampler, ScoresAreTheLastObservedLosses) {
       ASSERT_EQ(r1.scores[i], static_cast<float>(st.mean_loss)) << "row " << i;
     }
   }
-}
-
-// Resuming continues exactly: 8 straight steps equal 4, save, load, 4 (the
-// checkpoints of both runs are equal byte for byte).
-void expect_exact_resume(const cuis::TrainConfig& c, const std::string& what) {
-  const std::string path = cuis_test::temp_path("cuis_cheap_" + what);
-  auto straight = make(c);
-  for (int i = 0; i < 8; ++i) ASSERT_EQ(straight->step(), Error::success) << cuis::last_error_message();
-  auto first = make(c);
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(first->step(), Error::success);
-  ASSERT_EQ(first->save(path), Error::success) << cuis::last_error_message();
-  auto resumed = make(c);
-  ASSERT_EQ(resumed->load(path), Error::success) << cuis::last_error_message();
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(resumed->step(), Error::success);
-  ASSERT_EQ(straight->save(path + ".a"), Error::success);
-  ASSERT_EQ(resumed->save(path + ".b"), Error::success);
-  std::FILE* fa = std::fopen((path + ".a").c_str(), "rb");
-  std::FILE* fb = std::fopen((path + ".b").c_str(), "rb");
-  ASSERT_TRUE(fa && fb);
-  int a = 0, b = 0;
-  size_t at = 0;
-  do {
-    a = std::fgetc(fa);
-    b = std::fgetc(fb);
-    ++at;
-  } while (a == b && a != EOF);
-  std::fclose(fa);
-  std::fclose(fb);
-  EXPECT_EQ(a, b) << what << ": checkpoints differ at byte " << at;
-  for (const std::string& p : {path, path + ".a", path + ".b"}) std::remove(p.c_str());
-}
-
-TEST(CheapScorers, ResumeContinuesExactly) {
-  expect_exact_resume(small_config(SamplerKind::cache), "cache");
-  cuis::TrainConfig log_predictor = small_config(SamplerKind::predicted);
-  log_predictor.predictor_log = true;
-  expect_exact_resume(log_predictor, "predictor_log");
 }
 
 // The log-space predictor's scores are exp(prediction): positive and finite,

@@ -66,9 +66,12 @@ TEST(Trainer, BatchesAreTheReferenceDrawsFromTheEnginesScores) {
 }
 
 TEST(Trainer, ResumeContinuesExactly) {
-  for (cuis::SamplerKind s :
-       {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm, cuis::SamplerKind::predicted})
+  for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::gnorm,
+                              cuis::SamplerKind::predicted, cuis::SamplerKind::cache})
     expect_exact_resume(config(s), cuis::sampler_name(s));
+  cuis::TrainConfig log_predictor = config(cuis::SamplerKind::predicted);
+  log_predictor.predictor_log = true;
+  expect_exact_resume(log_predictor, "predictor_log");
 }
 
 // Every 64-bit seed has its own streams: no two seeds (here ones that differ
