@@ -255,6 +255,14 @@ int parse_flags(int argc, char** argv, Flags* f) {
     return fail(2, "--eval-scores on: the uniform sampler has no scores to rank");
   if (c.predictor_log && c.sampler != cuis::SamplerKind::predicted)
     return fail(2, "--predictor-log on: only the predicted sampler has a loss predictor");
+  if (c.sampler == cuis::SamplerKind::uniform) {  // accepted, but said: a flag that changes nothing is a slip
+    std::string unused;
+    for (const char* name : {"--k", "--smooth", "--adaptive-smooth", "--power", "--presample", "--warmup", "--tau-th"})
+      if (v.given(name)) unused += (unused.empty() ? "" : ", ") + std::string(name);
+    if (!unused.empty())
+      std::fprintf(stderr, "cuis-train: note: %s %s no effect with --sampler uniform\n", unused.c_str(),
+                   unused.find(',') == std::string::npos ? "has" : "have");
+  }
   if (c.sampler != cuis::SamplerKind::uniform && c.presample != cuis::PRESAMPLE_ALL && c.presample < c.batch)
     return fail(2, "--presample " + std::to_string(c.presample) + " is smaller than --batch " +
                        std::to_string(c.batch) + ": each step draws its batch from the P candidates it scores, so " +

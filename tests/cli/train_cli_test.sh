@@ -139,6 +139,8 @@ for d in "--batch B=128" "--seed S=1" "--presample P|all=1024" "--sampler unifor
   "--hidden SIZES=512,512" "--lr LR=0.001" "--device auto|cuda|cpu=auto" "--data NAME=fashion-mnist"; do
   check "--help shows the default: $d" grep -qF -- "$d" "$dir/help"
 done
+"$bin" --data synthetic --device cpu --hidden 8 --batch 32 --steps 1 --k 0.3 --power 0.5 >/dev/null 2>"$dir/err"
+check "a sampler flag under --sampler uniform is noted" bash -c "[ $? -eq 0 ] && grep -qx 'cuis-train: note: --k, --power have no effect with --sampler uniform' '$dir/err'"
 "$bin" --data synthetic --device cpu --hidden 8 --batch 32 --sampler loss --presample all --steps 1 2>/dev/null
 check "--presample all with any batch" [ $? -eq 0 ]
 expect_error "unknown sampler" 2 "--sampler must be" --sampler fancy --data synthetic
@@ -147,7 +149,7 @@ expect_error "bad hidden" 2 "--hidden must be" --hidden 12,x
 expect_error "bad graph switch" 2 "--graph must be on or off" --graph maybe
 expect_error "tf32 on the CPU" 2 "CPU engine computes in FP32 only" --data synthetic --device cpu --tf32 on --steps 1
 expect_error "bad normalize" 2 "--normalize must be standard or none" --normalize zscore
-expect_error "k above 1" 2 "k 1.5" --data synthetic --device cpu --k 1.5 --steps 1
+expect_error "k above 1" 2 "k 1.5" --data synthetic --device cpu --sampler loss --k 1.5 --steps 1
 expect_error "bad data spec" 2 "--data must be" --data nope --device cpu
 expect_error "missing mnist dir" 1 "cannot load" --data mnist:/nonexistent --device cpu
 expect_error "impossible network" 1 "memory" --device cpu --data synthetic --hidden 100000,100000 --steps 1
