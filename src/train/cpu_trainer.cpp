@@ -270,9 +270,9 @@ class CpuTrainer final : public detail::EngineBase {
       pb.data = m_features.data();
       pb.rows = b;
       pb.batch = b;
-      std::vector<float> target(m_batch_loss);
-      for (float& t : target) t = detail::predictor_input(t, m_cfg.predictor_log);
-      pb.targets = target.data();
+      m_target.resize(b);
+      for (int64_t j = 0; j < b; ++j) m_target[j] = detail::predictor_input(m_batch_loss[j], m_cfg.predictor_log);
+      pb.targets = m_target.data();
       DeviceStatus st{};
       if (const Error e = m_predictor.train_step(pb, &st); e != Error::success) return e;
       if (st.code != Error::success) return set_error(st.code, "loss predictor: " + describe(st));
@@ -295,7 +295,7 @@ class CpuTrainer final : public detail::EngineBase {
   detail::RunSeeds m_seeds;
   ref::Mlp m_main, m_predictor;
   std::vector<int64_t> m_candidates, m_indices, m_uniform;
-  std::vector<float> m_scores, m_norms, m_weights, m_batch_loss, m_history, m_features;
+  std::vector<float> m_scores, m_norms, m_weights, m_batch_loss, m_history, m_features, m_target;
   std::vector<int32_t> m_seen;
   TrainerStats m_stats;
   bool m_stepped = false;  // a step ran since init or load: last_step() has something to say
