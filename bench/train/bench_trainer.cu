@@ -8,7 +8,6 @@
 // costs against a uniform one. Exits 0
 // with a message without a GPU.
 #include <benchmark/benchmark.h>
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "bench/bench_device.h"
+#include "bench/gemm_floor.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/trainer.h"
@@ -38,15 +38,8 @@ DeviceBuffer<float> g_x;
 DeviceBuffer<int32_t> g_labels;
 cuis::DataSplit g_split;  // the same rows on the host, for cuis::Trainer
 
-// FLOPs of one step's GEMMs: forward, dW, and dX for every layer but the first.
-double step_flops(int64_t batch) {
-  double f = 0.0;
-  for (size_t l = 0; l + 1 < SIZES.size(); ++l) {
-    const double mn = 2.0 * batch * SIZES[l] * SIZES[l + 1];
-    f += (l == 0 ? 2.0 : 3.0) * mn;
-  }
-  return f;
-}
+// FLOPs of one step's GEMMs (bench/gemm_floor.h).
+double step_flops(int64_t batch) { return cuis_bench::mlp_step_flops(SIZES, batch); }
 
 struct Setup {
   cuis::Mlp mlp;
@@ -198,32 +191,10 @@ void BM_TrainerStep(benchmark::State& state) {
   state.counters["importance"] = st.importance ? 1 : 0;
 }
 
-// FP32 GEMM throughput (4096^3), the denominator of the floor.
+// FP32 GEMM throughput (bench/gemm_floor.h), the denominator of the floor.
 bool measure_gemm() {
-  const int n = 4096;
-  DeviceBuffer<float> a, b, c;
-  if (a.resize(size_t{1} * n * n) != cuis::Error::success || b.resize(size_t{1} * n * n) != cuis::Error::success ||
-      c.resize(size_t{1} * n * n) != cuis::Error::success)
-    return false;
-  cudaMemset(a.data(), 0, a.bytes());
-  cudaMemset(b.data(), 0, b.bytes());
-  cublasHandle_t h;
-  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return false;
-  cublasSetStream(h, g_stream);
-  const float one = 1.0f, zero = 0.0f;
-  float best = 1e30f;
-  for (int i = 0; i < 10; ++i) {
-    cudaEventRecord(g_start, g_stream);
-    cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), n, b.data(), n, &zero, c.data(), n);
-    cudaEventRecord(g_stop, g_stream);
-    cudaEventSynchronize(g_stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, g_start, g_stop);
-    if (i > 1) best = std::min(best, ms);
-  }
-  cublasDestroy(h);
-  g_gemm_flops = 2.0 * n * n * n / (best / 1e3);
-  return cudaGetLastError() == cudaSuccess;
+  g_gemm_flops = cuis_bench::measure_gemm_flops(g_stream, false);
+  return g_gemm_flops > 0.0;
 }
 
 void register_all() {

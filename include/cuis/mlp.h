@@ -1,7 +1,8 @@
 // cuis::Mlp: the CUDA trainer of a multilayer perceptron, used both as the
 // network being trained and, at a small size, as the loss predictor
-// (docs/METHOD.md section 1). GEMMs run in cuBLAS (FP32 by default); everything
-// else is cuis's own fused kernels.
+// (docs/METHOD.md section 1). The dense layers run on one of three backends
+// (MlpBackend: cuBLAS, cuBLASLt or cuDNN; FP32 by default); gather, loss,
+// status and optimizer are cuis's own fused kernels.
 //
 // init() allocates every buffer once (parameters, gradients, optimizer state,
 // activations for batches of up to max_batch rows, a cuBLAS workspace); after
@@ -28,6 +29,18 @@
 
 namespace cuis {
 
+// How a cuis::Mlp computes (not what): the GEMMs' arithmetic and backend.
+struct MlpOptions {
+  Math math = Math::fp32;
+  MlpBackend backend = MlpBackend::cublas;
+  // cuBLASLt and cuDNN fix their plans per row count at init: one for
+  // max_batch and one for each count listed here (the caller's training batch,
+  // its last scoring chunk). A call with another count runs on the plan of the
+  // next larger count, the extra rows zero (same results, more work). cuBLAS
+  // takes any count and ignores this.
+  std::vector<int64_t> batch_sizes;
+};
+
 class Mlp {
  public:
   Mlp();
@@ -40,6 +53,13 @@ class Mlp {
   // Allocates and initialises (init_params(shape, seed)). Synchronous.
   Error init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed,
              Math math = Math::fp32);
+  // The same with a backend. Where the backend cannot run this model (no
+  // cuDNN library or engine, no cuBLASLt algorithm for a GEMM), init falls
+  // back to cuBLAS and says why in backend_note(): never a failure at step
+  // time. Invalid options (unknown backend, a batch size outside
+  // [1, max_batch]) are errors.
+  Error init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed,
+             const MlpOptions& options);
 
   // One step on the batch b (device pointers; b.batch <= max_batch): gather,
   // forward, per-sample loss, backward, optimizer update. A bad batch (index
@@ -79,6 +99,10 @@ class Mlp {
 
   const MlpShape& shape() const;
   int64_t max_batch() const;
+  // The backend in use (after any fallback), and what init had to say about
+  // it: empty, or why it fell back or left part of the work to cuis's kernels.
+  MlpBackend backend() const;
+  const std::string& backend_note() const;
 
  private:
   struct Impl;

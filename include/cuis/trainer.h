@@ -61,6 +61,11 @@ struct TrainConfig {
   // CUDA engine: the networks' GEMMs in FP32 or TF32 (cuis/nn/mlp_config.h). The
   // CPU engine computes FP32 whatever this says.
   Math math = Math::fp32;
+  // CUDA engine: the library of the networks' dense layers (cuis/nn/mlp_config.h;
+  // falls back to cuBLAS where the one asked cannot run, see
+  // Trainer::dense_backend()). Like the engine, not part of a checkpoint: a run
+  // may continue on another backend, its results then equal to FP32 rounding.
+  MlpBackend backend = MlpBackend::cublas;
 };
 
 // The default variance-reduction threshold (P + 3b) / (3b) of docs/METHOD.md section 5.
@@ -102,6 +107,11 @@ class Trainer {
   // (invalid_argument on the CUDA engine and for the uniform sampler).
   virtual Error score_quality(double* spearman) = 0;
   virtual const char* engine() const = 0;
+  // What the main network's dense layers run on: "cpu" (the CPU engine), or
+  // the CUDA engine's backend in use ("cublas", "cublaslt", "cudnn"),
+  // followed by Mlp::backend_note() in parentheses when it has one (a
+  // fallback and its reason, the cuDNN version loaded).
+  virtual std::string dense_backend() const = 0;
   // The last step's candidates, scores, batch and weights; invalid_argument
   // before the first step (and after load(), until the next step).
   virtual Error last_step(StepRecord* out) = 0;

@@ -1,5 +1,6 @@
-// Activations after a GEMM (Y = act(Y + b), in place) and their derivatives
-// before the next (dA *= act'(A), from the activation's output).
+// Activations after a GEMM (Y = act(Y + b), in place; b may be null) and
+// their derivatives before the next (dA *= act'(A), from the activation's
+// output).
 #pragma once
 
 #include "kernels/nn/mlp_params.h"
@@ -17,7 +18,7 @@ __global__ void __launch_bounds__(MLP_THREADS)
   const int64_t total = rows * cols;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * MLP_THREADS + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * MLP_THREADS) {
-    const float z = y[e] + bias[e % cols];
+    const float z = bias ? y[e] + bias[e % cols] : y[e];
     y[e] = linear ? z : activate(act, z);
   }
 }

@@ -1,11 +1,11 @@
 // Parameter blocks and device-side state of the MLP trainer's kernels (the
-// GEMMs are cuBLAS calls in src/nn/mlp_passes.cu):
+// dense layers' GEMMs belong to a backend, src/nn/dense_ops.h: cuBLAS,
+// cuBLASLt or cuDNN):
 //   gather.cuh:       batch rows (and labels / targets) by index, validated
 //   activation.cuh:   Y = act(Y + b) after a GEMM; dA *= act'(A) before one
+//                     (the cuBLAS backend, and the others where they cannot fuse)
 //   batch_status.cuh: the step's DeviceStatus; Adam's bias corrections
 //   optimizer.cuh:    fused SGD and Adam updates over the flat parameters
-// cuDNN is not used: its fusions target convolutions, and for dense layers
-// cuBLAS GEMMs plus these elementwise kernels are the whole computation.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -118,6 +118,9 @@ int run(int argc, char** argv) {
   const bool gpu = f.device != "cpu" && gpu_present();
   if (f.device == "cuda" && !gpu) return fail(1, "--device cuda: no CUDA device is available");
   if (!gpu && f.cfg.math == cuis::Math::tf32) return fail(2, "--tf32 on: the CPU engine computes in FP32 only");
+  if (!gpu && f.cfg.backend != cuis::MlpBackend::cublas)
+    return fail(2, std::string("--backend ") + cuis::backend_name(f.cfg.backend) +
+                       ": the CPU engine has its own plain GEMMs (--backend is the CUDA engine's)");
   std::unique_ptr<cuis::Trainer> trainer;
   const cuis::Error made =
       gpu ? cuis::make_cuda_trainer(f.cfg, &data, &trainer) : cuis::make_cpu_trainer(f.cfg, &data, &trainer);
@@ -144,9 +147,10 @@ int run(int argc, char** argv) {
   std::fprintf(stderr, "cuis-train: data %s: %lld train / %lld test rows, %s\n", f.data.c_str(),
                static_cast<long long>(data.train.rows), static_cast<long long>(data.test.rows),
                f.standardize ? "standardised" : "pixels in [0, 1]");
-  std::fprintf(stderr, "cuis-train: engine %s%s; %s; log %s, checkpoint %s\n", trainer->engine(),
+  std::fprintf(stderr, "cuis-train: engine %s%s, dense layers %s; %s; log %s, checkpoint %s\n", trainer->engine(),
                f.device == "auto" && !gpu ? " (--device auto: no CUDA device found, so the CPU reference engine runs)"
                                           : "",
+               trainer->dense_backend().c_str(),
                budget(f, b).c_str(), f.log.empty() ? "none" : f.log.c_str(),
                f.checkpoint.empty() ? "none" : f.checkpoint.c_str());
   if (!resuming.empty()) {

@@ -111,6 +111,9 @@ const Option OPTIONS[] = {
     {"--device", "auto|cuda|cpu", "auto", "the engine; auto: CUDA when a GPU is present (says so when it is not)"},
     {"--graph", "on|off", "on", "the CUDA engine replays each step as one CUDA graph (designed to give the same results)"},
     {"--tf32", "on|off", "off", "the CUDA engine's GEMMs on TF32 tensor cores (off: FP32)"},
+    {"--backend", "cublas|cublaslt|cudnn", "cublas",
+     "the CUDA engine's dense layers: cuBLAS GEMMs + cuis kernels, cuBLASLt epilogues, or cuDNN graphs (falls back "
+     "to cublas, saying why, where the one asked cannot run)"},
     {"--log", "FILE", "", "CSV log of every evaluation (default: none)"},
     {"--eval-scores", "on|off", "off",
      "at every evaluation also log score_rank_corr: Spearman's correlation of the sampler's scores of the whole "
@@ -233,6 +236,9 @@ int parse_flags(int argc, char** argv, Flags* f) {
   if (v.is("--device", "auto", "cuda", "cpu")) r.device = v.text["--device"];
   if (v.is("--graph", "on", "off")) c.cuda_graph = v.text["--graph"] == "on";
   if (v.is("--tf32", "on", "off")) c.math = v.text["--tf32"] == "on" ? cuis::Math::tf32 : cuis::Math::fp32;
+  if (v.is("--backend", "cublas", "cublaslt", "cudnn") &&
+      cuis::parse_backend(v.text["--backend"].c_str(), &c.backend) != cuis::Error::success)
+    v.bad("--backend", "cublas, cublaslt or cudnn");
   if (v.is("--normalize", "standard", "none")) r.standardize = v.text["--normalize"] == "standard";
   for (const char* name : {"--log", "--checkpoint", "--resume"})
     if (v.given(name) && v.text[name].empty()) v.bad(name, "a file name");

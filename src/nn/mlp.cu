@@ -21,14 +21,29 @@ Mlp::Mlp(Mlp&&) noexcept = default;
 Mlp& Mlp::operator=(Mlp&&) noexcept = default;
 
 Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed, Math math) {
+  MlpOptions o;
+  o.math = math;
+  return init(shape, opt, max_batch, seed, o);
+}
+
+Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_batch, uint64_t seed,
+                const MlpOptions& options) {
   return detail::guarded("Mlp::init", [&]() -> Error {
     CUIS_TRY(detail::require_device("Mlp::init"));
     CUIS_TRY(validate_shape(shape));
+    const Math math = options.math;
     if (math != Math::fp32 && math != Math::tf32)
       return set_error(Error::invalid_argument, "math must be fp32 or tf32");
+    if (options.backend != MlpBackend::cublas && options.backend != MlpBackend::cublaslt &&
+        options.backend != MlpBackend::cudnn)
+      return set_error(Error::invalid_argument, "unknown MLP backend (cublas, cublaslt or cudnn)");
     CUIS_TRY(validate_optimizer(opt));
     if (max_batch < 1 || max_batch > (int64_t{1} << 24))
       return set_error(Error::invalid_argument, "max_batch must be in [1, 2^24]");
+    for (int64_t b : options.batch_sizes)
+      if (b < 1 || b > max_batch)
+        return set_error(Error::invalid_argument, "MlpOptions::batch_sizes: " + std::to_string(b) +
+                                                      " is outside [1, max_batch = " + std::to_string(max_batch) + "]");
     auto impl = std::make_unique<Impl>();
     Impl& d = *impl;
     d.shape = shape;
@@ -37,9 +52,9 @@ Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_b
     d.max_batch = max_batch;
     int64_t act_total = 0;
     int32_t widest = 0;
-    for (int32_t size : shape.sizes) {
+    for (int32_t size : shape.sizes) {  // each layer's rows 256-byte aligned (what cuBLASLt's algorithms assume)
       d.act_offset.push_back(act_total);
-      act_total += max_batch * size;
+      act_total += (max_batch * size + 63) / 64 * 64;
       widest = std::max(widest, size);
     }
     const std::vector<float> p = init_params(shape, seed);
@@ -72,6 +87,7 @@ Error Mlp::init(const MlpShape& shape, const OptimizerConfig& opt, int64_t max_b
     CUIS_CUDA_TRY(cudaMemcpy(d.ones.data(), ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
     CUIS_CUDA_TRY(cudaMemcpy(d.step.data(), &zero_step, sizeof zero_step, cudaMemcpyHostToDevice));
     CUIS_CUDA_TRY(cudaMemcpy(d.status.data(), &ok, sizeof ok, cudaMemcpyHostToDevice));
+    CUIS_TRY(d.make_dense(options));
     CUIS_CUDA_TRY(cudaDeviceSynchronize());  // the memsets and staged copies are done before any stream uses them
     m = std::move(impl);
     return set_error(Error::success, "");
@@ -175,6 +191,43 @@ Error Mlp::evaluate(const float* data, int64_t rows, const int32_t* labels, cons
     if (error_rate) *error_rate = ce ? 1.0 - static_cast<double>(right) / static_cast<double>(rows) : 0.0;
     return set_error(Error::success, "");
   });
+}
+
+// The dense layers' backend: the one asked for, or cuBLAS with the reason.
+Error Mlp::Impl::make_dense(const MlpOptions& o) {
+  detail::DenseContext c;
+  c.layers = layers;
+  c.activation = shape.activation;
+  c.math = o.math;
+  c.params = params.data();
+  c.grads = grads.data();
+  c.ones = ones.data();
+  c.max_batch = max_batch;
+  c.plan_rows = o.batch_sizes;
+  c.plan_rows.push_back(max_batch);
+  std::sort(c.plan_rows.begin(), c.plan_rows.end());
+  c.plan_rows.erase(std::unique(c.plan_rows.begin(), c.plan_rows.end()), c.plan_rows.end());
+  c.blas = blas;
+  c.workspace = blas_ws.data();
+  c.workspace_bytes = BLAS_WORKSPACE;
+  std::string note;
+  if (o.backend == MlpBackend::cublaslt) CUIS_TRY(detail::make_cublaslt_ops(c, &dense, &note));
+  if (o.backend == MlpBackend::cudnn) CUIS_TRY(detail::make_cudnn_ops(c, &dense, &note));
+  backend = o.backend;
+  if (!dense) {
+    if (o.backend != MlpBackend::cublas)
+      note = std::string(backend_name(o.backend)) + " cannot run this model, using cublas: " + note;
+    backend = MlpBackend::cublas;
+    CUIS_TRY(detail::make_cublas_ops(c, &dense));
+  }
+  backend_note = note;
+  return Error::success;
+}
+
+MlpBackend Mlp::backend() const { return m ? m->backend : MlpBackend::cublas; }
+const std::string& Mlp::backend_note() const {
+  static const std::string none;
+  return m ? m->backend_note : none;
 }
 
 const DeviceStatus* Mlp::status() const { return m ? m->status.data() : nullptr; }

@@ -41,6 +41,29 @@ Error validate_optimizer(const OptimizerConfig& o) {
   return set_error(Error::success, "");
 }
 
+const char* backend_name(MlpBackend b) {
+  switch (b) {
+    case MlpBackend::cublas:
+      return "cublas";
+    case MlpBackend::cublaslt:
+      return "cublaslt";
+    case MlpBackend::cudnn:
+      return "cudnn";
+  }
+  return "unknown";
+}
+
+Error parse_backend(const char* text, MlpBackend* out) {
+  if (!text || !out) return set_error(Error::null_pointer, "parse_backend: text and out are required");
+  for (MlpBackend b : {MlpBackend::cublas, MlpBackend::cublaslt, MlpBackend::cudnn})
+    if (std::string(text) == backend_name(b)) {
+      *out = b;
+      return set_error(Error::success, "");
+    }
+  return set_error(Error::invalid_argument,
+                   "unknown MLP backend '" + std::string(text) + "' (cublas, cublaslt or cudnn)");
+}
+
 std::vector<LayerParams> param_layout(const MlpShape& s) {
   std::vector<LayerParams> layers;
   int64_t offset = 0;

@@ -1,10 +1,13 @@
 // Internal: the device state of one cuis::Mlp (parameters, optimizer state,
-// activations, the cuBLAS handle and its fixed workspace) and the pieces of
-// its launch sequence, defined in mlp_passes.cu. Included by CUDA sources only.
+// activations, the cuBLAS handle and its fixed workspace, the dense layers'
+// backend) and the pieces of its launch sequence, defined in mlp_passes.cu.
+// Included by CUDA sources only.
 #pragma once
 
 #include <cublas_v2.h>
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "core/error_detail.h"
@@ -12,6 +15,7 @@
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "kernels/nn/mlp_params.h"
+#include "nn/dense_ops.h"
 
 namespace cuis {
 
@@ -31,6 +35,9 @@ struct Mlp::Impl {
   std::vector<int64_t> act_offset;  // acts[l] at act_offset[l], max_batch * sizes[l] floats
   int64_t max_batch = 0;
   cublasHandle_t blas = nullptr;
+  std::unique_ptr<detail::DenseOps> dense;  // the dense layers (dense_ops.h); destroyed before the handle
+  MlpBackend backend = MlpBackend::cublas;  // in use
+  std::string backend_note;
   DeviceBuffer<float> params, grads, state, acts, delta[2], ones, batch_targets, loss_tmp;
   DeviceBuffer<int32_t> batch_labels, correct;
   DeviceBuffer<char> blas_ws;
@@ -39,6 +46,7 @@ struct Mlp::Impl {
   DeviceBuffer<DeviceStatus> status, eval_status;
 
   ~Impl() {
+    dense.reset();
     if (blas) cublasDestroy(blas);
   }
   int32_t classes() const { return shape.sizes.back(); }
@@ -53,10 +61,14 @@ struct Mlp::Impl {
   // so that captured graphs hold no allocations and plain and captured steps
   // pick the same GEMM algorithms.
   Error bind(cudaStream_t s);
-  // acts[L] = network(acts[0]) for n rows.
+  // acts[L] = network(acts[0]) for n rows. A backend with fixed plans runs
+  // the planned count >= n, the rows between zeroed in acts[0] first.
   Error forward(int64_t n, cudaStream_t s);
-  // Gradients of every parameter from delta[0] = dLoss/dOutputs (n rows).
+  // Gradients of every parameter from delta[0] = dLoss/dOutputs (n rows; the
+  // padded rows of forward() zeroed in delta[0] first).
   Error backward(int64_t n, cudaStream_t s);
+  // Chooses and builds the dense layers' backend (init).
+  Error make_dense(const MlpOptions& o);
   // Gathers rows [first, first + n) of the batch (positions; indices maps them
   // to dataset rows) into acts[0] and the label / target buffers.
   Error gather(const float* data, int64_t rows, const int32_t* labels, const float* targets, const int64_t* indices,

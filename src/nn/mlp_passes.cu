@@ -1,9 +1,9 @@
-// cuis::Mlp's launch sequence, piece by piece: the cuBLAS GEMMs of the
-// forward and backward passes, and the kernels around them. A training step is
-//   memset flags | gather | (GEMM, bias+act) per layer | loss | (dW GEMM, db GEMV,
-//   dX GEMM, act') per layer | status + step count | fused optimizer update
+// cuis::Mlp's launch sequence, piece by piece: the forward and backward
+// passes (the dense layers' backend, dense_ops.h), and the kernels around
+// them. A training step is
+//   memset flags | gather | forward per layer | loss | backward per layer
+//   (dW, db, dX and act') | status + step count | fused optimizer update
 #include "core/cuda_check.h"
-#include "kernels/nn/activation.cuh"
 #include "kernels/nn/batch_status.cuh"
 #include "kernels/nn/gather.cuh"
 #include "kernels/nn/optimizer.cuh"
@@ -19,48 +19,27 @@ namespace cuis {
 Error Mlp::Impl::bind(cudaStream_t s) {
   CUIS_BLAS_TRY(cublasSetStream(blas, s));
   CUIS_BLAS_TRY(cublasSetWorkspace(blas, blas_ws.data(), BLAS_WORKSPACE));
-  return Error::success;
+  return dense->bind(s);
 }
 
-// acts[L] = network(acts[0]) for n rows.
+// acts[L] = network(acts[0]) for n rows (padded to the backend's planned count).
 Error Mlp::Impl::forward(int64_t n, cudaStream_t s) {
-  const float one = 1.0f, zero = 0.0f;
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const LayerParams& L = layers[l];
-    // Row-major Y[n, out] = X[n, in] W^T: column-major Y^T = W^T' X^T.
-    CUIS_BLAS_TRY(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, L.out, static_cast<int>(n), L.in, &one,
-                              params.data() + L.weight, L.in, act(l), L.in, &zero, act(l + 1), L.out));
-    unsigned grid = 0;
-    CUIS_TRY(mlp_grid(n * L.out, &grid));
-    kernels::bias_act_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(act(l + 1), params.data() + L.bias, n, L.out,
-                                                                   shape.activation, l + 1 == layers.size());
-    CUIS_LAUNCH_CHECK(s);
-  }
+  const int64_t rows = dense->rows_for(n);
+  if (rows > n)
+    CUIS_CUDA_TRY(cudaMemsetAsync(act(0) + n * shape.sizes[0], 0, (rows - n) * shape.sizes[0] * sizeof(float), s));
+  for (size_t l = 0; l < layers.size(); ++l) CUIS_TRY(dense->forward(l, rows, act(l), act(l + 1), s));
   return Error::success;
 }
 
 // Gradients of every parameter from delta[0] = dLoss/dOutputs (n rows).
 Error Mlp::Impl::backward(int64_t n, cudaStream_t s) {
-  const float one = 1.0f, zero = 0.0f;
+  const int64_t rows = dense->rows_for(n);
+  if (rows > n)  // padded rows contribute nothing: zero output gradient, finite (zero-input) activations
+    CUIS_CUDA_TRY(cudaMemsetAsync(delta[0].data() + n * classes(), 0, (rows - n) * classes() * sizeof(float), s));
   int cur = 0;
   for (size_t l = layers.size(); l-- > 0;) {
-    const LayerParams& L = layers[l];
-    const float* dy = delta[cur].data();
-    // dW[out, in] = dY^T X: column-major dW^T = X^T dY.
-    CUIS_BLAS_TRY(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, L.in, L.out, static_cast<int>(n), &one, act(l), L.in, dy,
-                              L.out, &zero, grads.data() + L.weight, L.in));
-    // db = column sums of dY (a GEMV with ones: deterministic, no atomics).
-    CUIS_BLAS_TRY(cublasSgemv(blas, CUBLAS_OP_N, L.out, static_cast<int>(n), &one, dy, L.out, ones.data(), 1, &zero,
-                              grads.data() + L.bias, 1));
-    if (l == 0) break;
-    // dX[n, in] = dY W, then through the previous layer's activation.
-    CUIS_BLAS_TRY(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, L.in, static_cast<int>(n), L.out, &one,
-                              params.data() + L.weight, L.in, dy, L.out, &zero, delta[1 - cur].data(), L.in));
-    unsigned grid = 0;
-    CUIS_TRY(mlp_grid(n * L.in, &grid));
-    kernels::act_backward_kernel<<<grid, kernels::MLP_THREADS, 0, s>>>(delta[1 - cur].data(), act(l), n * L.in,
-                                                                       shape.activation);
-    CUIS_LAUNCH_CHECK(s);
+    float* dx = l == 0 ? nullptr : delta[1 - cur].data();
+    CUIS_TRY(dense->backward(l, rows, delta[cur].data(), act(l), dx, s));
     cur = 1 - cur;
   }
   return Error::success;

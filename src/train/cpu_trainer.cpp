@@ -131,6 +131,7 @@ class CpuTrainer final : public detail::EngineBase {
   }
 
   const char* engine() const override { return "cpu"; }
+  std::string dense_backend() const override { return "cpu"; }
 
   Error do_last_step(StepRecord* out) override {
     if (!m_stepped)

@@ -45,6 +45,17 @@ class CudaTrainer final : public detail::EngineBase {
  public:
   CudaTrainer(const TrainConfig& c, const DataSplit* d) : EngineBase(c, d), m_seeds(detail::run_seeds(c.seed)) {}
 
+  // The networks' math and backend, with plans for the training batch and
+  // the last of the chunks that score `scored` rows, max_batch at a time.
+  MlpOptions mlp_options(int64_t max_batch, int64_t scored) const {
+    MlpOptions o;
+    o.math = m_cfg.math;
+    o.backend = m_cfg.backend;
+    o.batch_sizes = {std::min(m_cfg.batch, max_batch)};
+    if (scored % max_batch != 0) o.batch_sizes.push_back(scored % max_batch);
+    return o;
+  }
+
   Error init() {
     CUIS_CUDA_TRY(cudaStreamCreateWithFlags(&m_holder.stream, cudaStreamNonBlocking));
     m_stream = m_holder.stream;
@@ -55,7 +66,9 @@ class CudaTrainer final : public detail::EngineBase {
     CUIS_TRY(upload(&m_test_x, m_data->test.x));
     CUIS_TRY(upload(&m_test_labels, m_data->test.labels));
     const int64_t max_batch = std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 8192));
-    CUIS_TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init, m_cfg.math));
+    // Plans (cuBLASLt, cuDNN) for the training batch and the last scoring chunk besides max_batch.
+    CUIS_TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init,
+                         mlp_options(max_batch, p)));
     if (detail::whole_set(m_cfg)) {  // the candidates are rows 0..N-1 for good
       std::vector<int64_t> rows(static_cast<size_t>(p));
       for (int64_t i = 0; i < p; ++i) rows[i] = i;
@@ -89,8 +102,9 @@ class CudaTrainer final : public detail::EngineBase {
       const MlpShape ps = detail::predictor_shape(m_cfg, tr);
       // The predictor is small: it scores up to 2^16 candidates per chunk
       // (Fashion-MNIST's whole training set in one).
-      CUIS_TRY(m_predictor.init(ps, OptimizerConfig{}, std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 1 << 16)),
-                                m_seeds.predictor_init, m_cfg.math));
+      const int64_t predictor_batch = std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 1 << 16));
+      CUIS_TRY(m_predictor.init(ps, OptimizerConfig{}, predictor_batch, m_seeds.predictor_init,
+                                mlp_options(predictor_batch, p)));
       CUIS_TRY(m_features.resize(static_cast<size_t>(std::max(p, m_cfg.batch)) * ps.sizes[0]));
       CUIS_TRY(m_pred.resize(p));
       CUIS_TRY(m_target.resize(m_cfg.batch));
@@ -145,6 +159,10 @@ class CudaTrainer final : public detail::EngineBase {
   }
 
   const char* engine() const override { return "cuda"; }
+  std::string dense_backend() const override {
+    const std::string note = m_main.backend_note();
+    return std::string(backend_name(m_main.backend())) + (note.empty() ? "" : " (" + note + ")");
+  }
 
   Error do_last_step(StepRecord* out) override {
     if (!m_ran_eagerly)

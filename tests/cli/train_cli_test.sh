@@ -148,6 +148,10 @@ expect_error "two stop flags" 2 "at most one of" --steps 3 --seconds 2
 expect_error "bad hidden" 2 "--hidden must be" --hidden 12,x
 expect_error "bad graph switch" 2 "--graph must be on or off" --graph maybe
 expect_error "tf32 on the CPU" 2 "CPU engine computes in FP32 only" --data synthetic --device cpu --tf32 on --steps 1
+expect_error "unknown backend" 2 "--backend must be cublas, cublaslt or cudnn" --backend mkl --data synthetic
+expect_error "backend on the CPU" 2 "--backend cudnn: the CPU engine" --data synthetic --device cpu --backend cudnn --steps 1
+"$bin" --data synthetic --device cpu --hidden 8 --batch 32 --steps 1 >/dev/null 2>"$dir/err"
+check "the dense layers' backend is named" grep -q "engine cpu, dense layers cpu" "$dir/err"
 expect_error "bad normalize" 2 "--normalize must be standard or none" --normalize zscore
 expect_error "k above 1" 2 "k 1.5" --data synthetic --device cpu --sampler loss --k 1.5 --steps 1
 expect_error "bad data spec" 2 "--data must be" --data nope --device cpu

@@ -309,3 +309,17 @@ TEST_F(CheckpointFile, FailedWriteKeepsOldFile) {
 }
 
 }  // namespace
+
+// The backend names round-trip, and an unknown one is refused by name.
+TEST(MlpBackendName, RoundTripsAndRefusesUnknown) {
+  for (cuis::MlpBackend b : {cuis::MlpBackend::cublas, cuis::MlpBackend::cublaslt, cuis::MlpBackend::cudnn}) {
+    cuis::MlpBackend back = cuis::MlpBackend::cublas;
+    EXPECT_EQ(cuis::parse_backend(cuis::backend_name(b), &back), cuis::Error::success);
+    EXPECT_EQ(back, b);
+  }
+  cuis::MlpBackend out = cuis::MlpBackend::cudnn;
+  EXPECT_EQ(cuis::parse_backend("cuDNN", &out), cuis::Error::invalid_argument);
+  EXPECT_NE(cuis::last_error_message().find("'cuDNN'"), std::string::npos) << cuis::last_error_message();
+  EXPECT_EQ(out, cuis::MlpBackend::cudnn);
+  EXPECT_EQ(cuis::parse_backend(nullptr, &out), cuis::Error::null_pointer);
+}

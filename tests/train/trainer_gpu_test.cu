@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <cstdio>
 #include <vector>
 
@@ -278,6 +279,24 @@ TEST_F(TrainerGpu, LogPredictorMatchesCpuEngine) {
   cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
   c.predictor_log = true;
   expect_engines_agree(c, 6);
+}
+
+// The other backends of the dense layers in the whole step, the predictor's
+// small network included (cuDNN where it runs here; else it says why).
+TEST_F(TrainerGpu, OtherBackendsMatchCpuEngine) {
+  for (cuis::MlpBackend b : {cuis::MlpBackend::cublaslt, cuis::MlpBackend::cudnn}) {
+    cuis::TrainConfig c = config(cuis::SamplerKind::predicted);
+    c.backend = b;
+    const std::unique_ptr<cuis::Trainer> t = cuda_trainer(c);
+    ASSERT_TRUE(t);
+    const std::string used = t->dense_backend();
+    std::printf("[ note     ] --backend %s: %s\n", cuis::backend_name(b), used.c_str());
+    if (used.rfind(cuis::backend_name(b), 0) != 0) {
+      EXPECT_EQ(b, cuis::MlpBackend::cudnn) << "only cuDNN may fall back: " << used;
+      continue;
+    }
+    expect_engines_agree(c, 6);
+  }
 }
 
 // The whole training set as candidates, scored by the predictor.

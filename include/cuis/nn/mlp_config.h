@@ -24,6 +24,18 @@ enum class OptimizerKind : int32_t { sgd = 0, adam = 1 };
 // product). Everything outside the GEMMs stays FP32 either way.
 enum class Math : int32_t { fp32 = 0, tf32 = 1 };
 
+// The library that runs the dense layers' GEMMs on the GPU (README "MLP
+// backends"): cuBLAS GEMMs with cuis's own bias / activation / derivative
+// kernels; cuBLASLt with those fused into the GEMMs' epilogues; or cuDNN's
+// graph API, one fused graph per layer and pass. All three compute the same
+// network within the GPU tolerances; none is bit-identical to another.
+enum class MlpBackend : int32_t { cublas = 0, cublaslt = 1, cudnn = 2 };
+
+// "cublas", "cublaslt", "cudnn".
+const char* backend_name(MlpBackend b);
+// The inverse of backend_name; invalid_argument naming the text otherwise.
+Error parse_backend(const char* text, MlpBackend* out);
+
 struct MlpShape {
   std::vector<int32_t> sizes;  // inputs, hidden..., outputs; e.g. {784, 512, 512, 10}
   Activation activation = Activation::relu;  // after every layer but the last

@@ -1,0 +1,387 @@
+// The cuDNN backend of the dense layers (MlpBackend::cudnn): cuDNN 9's graph
+// API through the cudnn-frontend headers, one graph per layer, op and planned
+// row count (DenseContext::plan_rows), all built at init:
+//   forward  matmul + bias, then ReLU or tanh on hidden layers
+//   dW       matmul(dY^T, X)
+//   db       reduction ADD of dY over the rows (deterministic)
+//   dX       matmul, times ReLU'(x) in the same graph for ReLU; for tanh the
+//            plain matmul, then cuis's kernel
+// Where cuDNN has no engine for a fused graph, the plain one and cuis's
+// kernel (the activation, ReLU'), or for db cuBLAS's GEMV with ones: said in
+// the note.
+// libcudnn.so.9 is loaded at run time (cudnn_library.h; never linked).
+// Without the frontend headers at configure time this file is a stub that
+// says so.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "nn/cudnn_library.h"
+#include "nn/dense_ops.h"
+
+#if defined(CUIS_WITH_CUDNN)
+#include <algorithm>
+#include <array>
+#include <exception>
+#include <new>
+#include <vector>
+
+// cudnn-frontend's inline code under a namespace of cuis's own, so that it
+// cannot clash with another copy of the frontend in the same program (a
+// different version in a library next to cuis, or the same one with its own
+// cudnn_dlhandle).
+#define cudnn_frontend cuis_cudnn_frontend
+#include <cudnn_frontend.h>
+
+#include "core/cuda_check.h"
+#include "core/error_detail.h"
+#include "cuis/device_buffer.h"
+#include "nn/blas_check.h"
+#include "nn/cudnn_tensors.h"
+
+// The shim's dlsym handle (NV_CUDNN_FRONTEND_USE_DYNAMIC_LOADING), set by library().
+namespace cudnn_frontend {
+void* cudnn_dlhandle = nullptr;
+}  // namespace cudnn_frontend
+
+namespace cuis {
+namespace detail {
+namespace {
+
+namespace fe = cudnn_frontend;
+using Graph = fe::graph::Graph;
+using cudnn_parts::alignment_of;
+using cudnn_parts::desc;
+using cudnn_parts::F32;
+using cudnn_parts::one_line;
+using cudnn_parts::output;
+using cudnn_parts::Tensor;
+
+// libcudnn.so.9, and the shim's handle to it.
+const CudnnLibrary& library() {
+  static const CudnnLibrary& lib = []() -> const CudnnLibrary& {
+    const CudnnLibrary& loaded = cudnn_loaded();
+    fe::cudnn_dlhandle = loaded.handle;
+    return loaded;
+  }();
+  return lib;
+}
+
+// The model's activation and gradient buffers are 256-byte aligned (Mlp::Impl): checked at each call.
+constexpr int64_t ACT_ALIGN = 16;
+
+enum Op { FWD = 0, DW, DB, DX, OPS };
+const char* const OP_NAME[OPS] = {"forward", "weight gradient", "bias gradient (reduction)", "data gradient"};
+
+// One built graph; its user tensors have uids 1..align.size(), passed in that order.
+struct Plan {
+  std::shared_ptr<Graph> graph;  // null: not built (db by GEMV, dX of layer 0)
+  bool fused = true;             // false: the activation (forward) or ReLU' (dX) by cuis's kernel
+  std::vector<int64_t> align;    // bytes, per pointer
+  int64_t workspace = 0;
+};
+
+class CudnnOps final : public DenseOps {
+ public:
+  explicit CudnnOps(const DenseContext& c) : m_c(c) {}
+  ~CudnnOps() override {
+    m_plans.clear();  // plans before the handle
+    try {
+      if (m_handle) (void)fe::detail::destroy_handle(m_handle);
+    } catch (...) {
+    }
+  }
+
+  // Builds every graph; *usable false (with *note) when cuDNN cannot run the model.
+  Error build(bool* usable, std::string* note) {
+    *usable = false;
+    const CudnnLibrary& lib = library();
+    if (!lib.handle) {
+      *note = lib.why;
+      return Error::success;
+    }
+    int dev = 0, major = 0, minor = 0;
+    CUIS_CUDA_TRY(cudaGetDevice(&dev));
+    CUIS_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CUIS_CUDA_TRY(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    // Given to every graph: else check_support() asks a dlopen'ed libcudart.so for it.
+    m_sm = major * 10 + minor;
+    // The frontend's per-execute context check resolves cuCtxGetCurrent once, through a dlopen'ed
+    // libcudart.so.12/13 where there is one: done here, not in a first execute under stream capture.
+    (void)fe::detail::has_current_context();
+    const cudnnStatus_t st = fe::detail::create_handle(&m_handle);
+    if (st != CUDNN_STATUS_SUCCESS) {
+      m_handle = nullptr;
+      *note = cudnn_library_name(lib) + ": cudnnCreate failed: " + fe::detail::get_error_string(st);
+      return Error::success;
+    }
+    std::string db_why;  // non-empty: every bias gradient by GEMV
+    int64_t workspace = 0;
+    m_plans.assign(m_c.plan_rows.size(), std::vector<std::array<Plan, OPS>>(m_c.layers.size()));
+    for (size_t p = 0; p < m_c.plan_rows.size(); ++p)
+      for (size_t l = 0; l < m_c.layers.size(); ++l)
+        for (int op = 0; op < OPS; ++op) {
+          if ((op == DX && l == 0) || (op == DB && !db_why.empty())) continue;
+          Plan& plan = m_plans[p][l][op];
+          std::string why, split_why;
+          const bool splits = (op == FWD && l + 1 < m_c.layers.size()) ||
+                              (op == DX && m_c.activation == Activation::relu);
+          bool made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], true, &plan, &why);
+          if (!made && splits) {  // the unfused graph, the activation or its derivative by cuis's kernel
+            plan = Plan{};
+            made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], false, &plan, &split_why);
+            if (made && m_split_notes.size() < 4)
+              m_split_notes.push_back(std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] +
+                                      " unfused (" + one_line(why).substr(0, 200) + ")");
+          }
+          if (!made) {
+            plan = Plan{};
+            const std::string what = std::string("no cuDNN engine for layer ") + std::to_string(l) + "'s " +
+                                     OP_NAME[op] + " at " + std::to_string(m_c.plan_rows[p]) +
+                                     " rows: " + one_line(why);
+            if (op != DB) {
+              *note = what + " [" + cudnn_library_name(lib) + "]";
+              return Error::success;
+            }
+            db_why = what;
+          }
+          workspace = std::max(workspace, plan.workspace);
+        }
+    m_db_by_gemv = !db_why.empty();
+    m_workspace = m_c.workspace;
+    if (static_cast<size_t>(workspace) > m_c.workspace_bytes) {
+      CUIS_TRY(m_own_workspace.resize(static_cast<size_t>(workspace)));
+      m_workspace = m_own_workspace.data();
+    }
+    *note = cudnn_library_name(lib);
+    for (const std::string& n : m_split_notes) *note += "; " + n;
+    if (!db_why.empty()) *note += "; bias gradients by cuBLAS GEMV (" + db_why + ")";
+    *usable = true;
+    return Error::success;
+  }
+
+  Error bind(cudaStream_t s) override {
+    try {
+      const cudnnStatus_t st = fe::detail::set_stream(m_handle, s);
+      if (st != CUDNN_STATUS_SUCCESS)
+        return set_error(Error::cuda_error, std::string("cudnnSetStream: ") + fe::detail::get_error_string(st));
+      return Error::success;
+    } catch (const std::exception& e) {
+      return set_error(Error::internal_error, std::string("cudnnSetStream: ") + e.what());
+    }
+  }
+
+  int64_t rows_for(int64_t n) const override { return planned_rows(m_c.plan_rows, n); }
+
+  Error forward(size_t l, int64_t n, const float* x, float* y, cudaStream_t s) override {
+    const LayerParams& L = m_c.layers[l];
+    std::array<const void*, 4> ptrs{x, m_c.params + L.weight, m_c.params + L.bias, y};
+    const Plan* p = nullptr;
+    CUIS_TRY(plan(l, n, FWD, &p));
+    CUIS_TRY(run(l, n, FWD, ptrs.data(), ptrs.size()));
+    return p->fused ? Error::success : launch_bias_act(y, nullptr, n, L.out, m_c.activation, false, s);
+  }
+
+  Error backward(size_t l, int64_t n, const float* dy, const float* x, float* dx, cudaStream_t s) override {
+    const LayerParams& L = m_c.layers[l];
+    std::array<const void*, 3> dw{dy, x, m_c.grads + L.weight};
+    CUIS_TRY(run(l, n, DW, dw.data(), dw.size()));
+    if (!m_db_by_gemv) {
+      std::array<const void*, 2> ptrs{dy, m_c.grads + L.bias};
+      CUIS_TRY(run(l, n, DB, ptrs.data(), ptrs.size()));
+    } else {  // column sums of dY as dense_cublas.cu computes them (a GEMV with ones)
+      const float one = 1.0f, zero = 0.0f;
+      CUIS_BLAS_TRY(cublasSgemv(m_c.blas, CUBLAS_OP_N, L.out, static_cast<int>(n), &one, dy, L.out, m_c.ones, 1, &zero,
+                                m_c.grads + L.bias, 1));
+    }
+    if (!dx) return Error::success;
+    const Plan* p = nullptr;
+    CUIS_TRY(plan(l, n, DX, &p));
+    const bool fused = m_c.activation == Activation::relu && p->fused;  // dX = (dY W) * (x > 0): one graph
+    std::array<const void*, 4> ptrs{dy, m_c.params + L.weight, fused ? x : dx, dx};
+    CUIS_TRY(run(l, n, DX, ptrs.data(), fused ? 4 : 3));
+    return fused ? Error::success : launch_act_backward(dx, x, n * L.in, m_c.activation, s);
+  }
+
+ private:
+  Error plan(size_t l, int64_t n, Op op, const Plan** out) const {
+    const auto it = std::lower_bound(m_c.plan_rows.begin(), m_c.plan_rows.end(), n);
+    if (it == m_c.plan_rows.end() || *it != n || l >= m_c.layers.size())
+      return set_error(Error::internal_error,
+                       "cuDNN backend: no plan for layer " + std::to_string(l) + " at " + std::to_string(n) + " rows");
+    *out = &m_plans[static_cast<size_t>(it - m_c.plan_rows.begin())][l][op];
+    return Error::success;
+  }
+
+  // Executes a built graph on the handle's stream: no allocation, no synchronisation.
+  Error run(size_t l, int64_t n, Op op, const void* const* ptrs, size_t count) const {
+    const Plan* p = nullptr;
+    CUIS_TRY(plan(l, n, op, &p));
+    const auto fail = [&](Error code, const std::string& what) {  // only on failure: no string per call
+      return set_error(code, std::string("cuDNN ") + OP_NAME[op] + " of layer " + std::to_string(l) + ": " + what);
+    };
+    if (!p->graph || p->align.size() != count) return fail(Error::internal_error, "no graph");
+    std::array<void*, 4> args{};
+    for (size_t i = 0; i < count; ++i) {
+      if (reinterpret_cast<uintptr_t>(ptrs[i]) % static_cast<uintptr_t>(p->align[i]) != 0)
+        return fail(Error::misaligned_pointer, "operand " + std::to_string(i) + " is not aligned as planned");
+      args[i] = const_cast<void*>(ptrs[i]);
+    }
+    try {
+      auto e = p->graph->execute(m_handle, args.data(), static_cast<int>(count), m_workspace);
+      return e.is_good() ? Error::success : fail(Error::cuda_error, one_line(e.get_message()));
+    } catch (const std::exception& e) {
+      return fail(Error::internal_error, e.what());
+    }
+  }
+
+  // Describes, validates and builds one graph (heuristics A then fallback,
+  // deterministic engines only; FP32 math also without tensor cores or
+  // down-converted inputs). false with *why when cuDNN cannot.
+  bool make_plan(Op op, size_t l, int64_t r, bool fused, Plan* plan, std::string* why) {
+    plan->fused = fused;
+    try {
+      const LayerParams& L = m_c.layers[l];
+      const bool hidden = l + 1 < m_c.layers.size(), relu = m_c.activation == Activation::relu;
+      const float* w = m_c.params + L.weight;
+      auto g = std::make_shared<Graph>();
+      g->set_io_data_type(F32).set_intermediate_data_type(F32).set_compute_data_type(F32).set_sm_version(m_sm);
+      const auto mm = fe::graph::Matmul_attributes().set_compute_data_type(F32);
+      const auto pw = [](fe::PointwiseMode_t m) {
+        return fe::graph::Pointwise_attributes().set_mode(m).set_compute_data_type(F32);
+      };
+      switch (op) {
+        // Forward and dX are described column-major (the transposed products, same memory): cuDNN's
+        // cuBLASLt engine takes matmul + bias (+ ReLU, + dReLU) only so, as its epilogues; the row-major
+        // form it rejects ("CublasLt only supports auxiliary input/output in COL_MAJOR").
+        case FWD: {  // Y^T = act(W X^T + b); ReLU keeps NaN (CUDNN_PROPAGATE_NAN), as x < 0 ? 0 : x does
+          const Tensor Xt = g->tensor(desc("X^T", 1, L.in, r, true, ACT_ALIGN));
+          const Tensor W = g->tensor(desc("W", 2, L.out, L.in, false, alignment_of(w)));
+          const Tensor B = g->tensor(desc("b", 3, L.out, 1, false, alignment_of(m_c.params + L.bias)));
+          Tensor Y = g->pointwise(g->matmul(W, Xt, mm), B, pw(fe::PointwiseMode_t::ADD));
+          if (hidden && fused) Y = g->pointwise(Y, pw(relu ? fe::PointwiseMode_t::RELU_FWD : fe::PointwiseMode_t::TANH_FWD));
+          output(Y, "Y^T", 4, L.out, r, true, ACT_ALIGN);
+          plan->align = {ACT_ALIGN, alignment_of(w), alignment_of(m_c.params + L.bias), ACT_ALIGN};
+          break;
+        }
+        case DW: {  // dW = dY^T X
+          const Tensor dYt = g->tensor(desc("dY^T", 1, L.out, r, true, ACT_ALIGN));
+          const Tensor X = g->tensor(desc("X", 2, r, L.in, false, ACT_ALIGN));
+          output(g->matmul(dYt, X, mm), "dW", 3, L.out, L.in, false, alignment_of(m_c.grads + L.weight));
+          plan->align = {ACT_ALIGN, ACT_ALIGN, alignment_of(m_c.grads + L.weight)};
+          break;
+        }
+        case DB: {  // db = sum of dY's rows, in a fixed order
+          const Tensor dY = g->tensor(desc("dY", 1, r, L.out, false, ACT_ALIGN));
+          const auto red = fe::graph::Reduction_attributes()
+                               .set_mode(fe::ReductionMode_t::ADD)
+                               .set_is_deterministic(true)
+                               .set_compute_data_type(F32);
+          output(g->reduction(dY, red), "db", 2, 1, L.out, false, alignment_of(m_c.grads + L.bias));
+          plan->align = {ACT_ALIGN, alignment_of(m_c.grads + L.bias)};
+          break;
+        }
+        case DX: {  // dX^T = W^T dY^T, times ReLU'(x) = (x > 0) for ReLU (x: the activated output, > 0
+                    // iff pre-activation > 0). RELU_BWD gives 0 where x <= 0 even for a NaN in dY (cuis's
+                    // kernel: NaN * 0 = NaN); the forward pass already carried that NaN to the loss.
+          const Tensor dYt = g->tensor(desc("dY^T", 1, L.out, r, true, ACT_ALIGN));
+          const Tensor Wt = g->tensor(desc("W^T", 2, L.in, L.out, true, alignment_of(w)));
+          Tensor dXt = g->matmul(Wt, dYt, mm);
+          plan->align = {ACT_ALIGN, alignment_of(w)};
+          if (relu && fused) {
+            const Tensor Xt = g->tensor(desc("x^T", 3, L.in, r, true, ACT_ALIGN));
+            dXt = g->pointwise(dXt, Xt, pw(fe::PointwiseMode_t::RELU_BWD));
+            plan->align.push_back(ACT_ALIGN);
+          }
+          output(dXt, "dX^T", static_cast<int64_t>(plan->align.size()) + 1, L.in, r, true, ACT_ALIGN);
+          plan->align.push_back(ACT_ALIGN);
+          break;
+        }
+        case OPS:
+          return false;
+      }
+      if (!finish(*g, why)) return false;
+      const std::vector<int64_t> uids = g->get_variant_pack_uids_sorted();  // sorted, unique
+      if (uids.size() != plan->align.size() || uids.front() != 1 || uids.back() != static_cast<int64_t>(uids.size())) {
+        *why = "unexpected variant pack";
+        return false;
+      }
+      auto e = g->get_workspace_size(plan->workspace);
+      if (e.is_bad()) {
+        *why = "get_workspace_size: " + e.get_message();
+        return false;
+      }
+      plan->graph = std::move(g);
+      return true;
+    } catch (const std::exception& e) {
+      *why = std::string("exception: ") + e.what();
+      return false;
+    }
+  }
+
+  bool finish(Graph& g, std::string* why) const {
+    const auto ok = [why](fe::error_t e, const char* step) {
+      if (e.is_bad()) *why = std::string(step) + ": " + e.get_message();
+      return e.is_good();
+    };
+    if (!ok(g.validate(), "validate") || !ok(g.build_operation_graph(m_handle), "build_operation_graph") ||
+        !ok(g.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}), "heuristics"))
+      return false;
+    std::vector<fe::NumericalNote_t> barred{fe::NumericalNote_t::NONDETERMINISTIC,
+                                            fe::NumericalNote_t::REDUCED_PRECISION_REDUCTION};
+    if (m_c.math == Math::fp32) {
+      barred.push_back(fe::NumericalNote_t::TENSOR_CORE);
+      barred.push_back(fe::NumericalNote_t::DOWN_CONVERT_INPUTS);
+    }
+    g.deselect_numeric_notes(barred);
+    return ok(g.check_support(), "check_support") &&
+           ok(g.build_plans(fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "build_plans");
+  }
+
+  DenseContext m_c;
+  cudnnHandle_t m_handle = nullptr;
+  int32_t m_sm = 0;
+  bool m_db_by_gemv = false;
+  std::vector<std::string> m_split_notes;  // the graphs built unfused (at most 4 named)
+  std::vector<std::vector<std::array<Plan, OPS>>> m_plans;  // [planned row count][layer][op]
+  // c.workspace, or m_own_workspace when the plans need more.
+  void* m_workspace = nullptr;
+  DeviceBuffer<char> m_own_workspace;
+};
+
+}  // namespace
+
+Error make_cudnn_ops(const DenseContext& c, std::unique_ptr<DenseOps>* out, std::string* note) {
+  out->reset();
+  try {
+    auto ops = std::make_unique<CudnnOps>(c);
+    bool usable = false;
+    CUIS_TRY(ops->build(&usable, note));
+    if (usable) *out = std::move(ops);
+    return Error::success;
+  } catch (const std::bad_alloc&) {
+    return set_error(Error::out_of_memory, "cuDNN backend: out of host memory");
+  } catch (const std::exception& e) {  // from the frontend (a missing symbol): fall back
+    *note = std::string("cuDNN: ") + e.what();
+    return Error::success;
+  }
+}
+
+}  // namespace detail
+}  // namespace cuis
+
+#else  // !CUIS_WITH_CUDNN: the stub
+
+namespace cuis {
+namespace detail {
+
+Error make_cudnn_ops(const DenseContext&, std::unique_ptr<DenseOps>* out, std::string* note) {
+  out->reset();
+  *note = cudnn_loaded().why;  // "built without the cuDNN backend (...)"
+  return Error::success;
+}
+
+}  // namespace detail
+}  // namespace cuis
+
+#endif
