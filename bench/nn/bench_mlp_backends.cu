@@ -272,18 +272,11 @@ bool set_up() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool listing = cuis_bench::listing_only(argc, argv);
-  int exit_code = 0;
-  if (!listing && !cuis_bench::device_present("cuis_bench_mlp", &exit_code)) return exit_code;
-  if (!listing && !set_up()) return 1;
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  g_models.clear();  // before the CUDA runtime shuts down
-  g_x.release();
-  g_px.release();
-  g_targets.release();
-  g_labels.release();
-  return 0;
+  return cuis_bench::run(argc, argv, "cuis_bench_mlp", set_up, register_all, [] {
+    g_models.clear();
+    g_x.release();
+    g_px.release();
+    g_targets.release();
+    g_labels.release();
+  });
 }

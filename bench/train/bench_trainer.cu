@@ -261,15 +261,8 @@ bool set_up() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool listing = cuis_bench::listing_only(argc, argv);
-  int exit_code = 0;
-  if (!listing && !cuis_bench::device_present("cuis_bench_trainer", &exit_code)) return exit_code;
-  if (!listing && !set_up()) return 1;
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  g_x.release();
-  g_labels.release();
-  return 0;
+  return cuis_bench::run(argc, argv, "cuis_bench_trainer", set_up, register_all, [] {
+    g_x.release();
+    g_labels.release();
+  });
 }

@@ -80,6 +80,19 @@ class Gpu : public ::testing::Test {
     return h;
   }
 
+  // A captured graph holds no allocation node (a step must not allocate).
+  static void expect_no_allocation(cudaGraph_t graph, const char* what) {
+    size_t nodes = 0;
+    ASSERT_EQ(cudaGraphGetNodes(graph, nullptr, &nodes), cudaSuccess);
+    std::vector<cudaGraphNode_t> list(nodes);
+    ASSERT_EQ(cudaGraphGetNodes(graph, list.data(), &nodes), cudaSuccess);
+    for (cudaGraphNode_t node : list) {
+      cudaGraphNodeType type;
+      ASSERT_EQ(cudaGraphNodeGetType(node, &type), cudaSuccess);
+      EXPECT_NE(type, cudaGraphNodeTypeMemAlloc) << what << " must not allocate";
+    }
+  }
+
   cudaStream_t stream = nullptr;
 };
 
