@@ -232,8 +232,9 @@ class LtOps final : public DenseOps {
         *found = true;
         return Error::success;
       }
-      if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED && st != CUBLAS_STATUS_INVALID_VALUE)
-        CUIS_BLAS_TRY(st);  // a real failure (allocation, initialisation)
+      // A real failure (allocation, initialisation) is an error; any other answer means "no algorithm".
+      if (st == CUBLAS_STATUS_ALLOC_FAILED || st == CUBLAS_STATUS_NOT_INITIALIZED || st == CUBLAS_STATUS_INTERNAL_ERROR)
+        CUIS_BLAS_TRY(st);
       g->reset();
     }
     *found = false;

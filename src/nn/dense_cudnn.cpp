@@ -109,6 +109,12 @@ class CudnnOps final : public DenseOps {
     // The frontend's per-execute context check resolves cuCtxGetCurrent once, through a dlopen'ed
     // libcudart.so.12/13 where there is one: done here, not in a first execute under stream capture.
     (void)fe::detail::has_current_context();
+    // Executing a runtime-compiled plan asks the CUDA runtime through a dlopen'ed libcudart (cuis links
+    // its own statically): without one, fall back now rather than fail a step (a throw lands in the note).
+    if (fe::detail::get_cuda_runtime_version() == 0) {
+      *note = cudnn_library_name(lib) + ": the frontend found no shared libcudart (libcudart.so.12 or .13)";
+      return Error::success;
+    }
     const cudnnStatus_t st = fe::detail::create_handle(&m_handle);
     if (st != CUDNN_STATUS_SUCCESS) {
       m_handle = nullptr;
@@ -130,9 +136,12 @@ class CudnnOps final : public DenseOps {
           if (!made && splits) {  // the unfused graph, the activation or its derivative by cuis's kernel
             plan = Plan{};
             made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], false, &plan, &split_why);
-            if (made && m_split_notes.size() < 4)
-              m_split_notes.push_back(std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] +
-                                      " unfused (" + one_line(why).substr(0, 200) + ")");
+            const std::string split = std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] + " unfused";
+            if (made && std::none_of(m_split_notes.begin(), m_split_notes.end(),
+                                     [&](const std::string& n) { return n.rfind(split, 0) == 0; }) &&
+                m_split_notes.size() < 4)
+              m_split_notes.push_back(split + " (" + one_line(why).substr(0, 200) + ")");
+            if (!made) why = split_why;
           }
           if (!made) {
             plan = Plan{};

@@ -46,7 +46,7 @@ class CudaTrainer final : public detail::EngineBase {
   CudaTrainer(const TrainConfig& c, const DataSplit* d) : EngineBase(c, d), m_seeds(detail::run_seeds(c.seed)) {}
 
   // The networks' math and backend, with plans for the training batch and
-  // the last of the chunks that score `scored` rows, max_batch at a time.
+  // the last of the chunks that score `scored` rows (0: none), max_batch at a time.
   MlpOptions mlp_options(int64_t max_batch, int64_t scored) const {
     MlpOptions o;
     o.math = m_cfg.math;
@@ -67,8 +67,9 @@ class CudaTrainer final : public detail::EngineBase {
     CUIS_TRY(upload(&m_test_labels, m_data->test.labels));
     const int64_t max_batch = std::max<int64_t>(m_cfg.batch, std::min<int64_t>(p, 8192));
     // Plans (cuBLASLt, cuDNN) for the training batch and the last scoring chunk besides max_batch.
+    const bool main_scores = m_cfg.sampler == SamplerKind::loss || m_cfg.sampler == SamplerKind::gnorm;
     CUIS_TRY(m_main.init(detail::main_shape(m_cfg, tr), m_cfg.optimizer, max_batch, m_seeds.init,
-                         mlp_options(max_batch, p)));
+                         mlp_options(max_batch, main_scores ? p : 0)));
     if (detail::whole_set(m_cfg)) {  // the candidates are rows 0..N-1 for good
       std::vector<int64_t> rows(static_cast<size_t>(p));
       for (int64_t i = 0; i < p; ++i) rows[i] = i;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <string>
 
 #include "common/gpu_fixture.h"
 #include "common/train_data.h"
@@ -74,11 +75,14 @@ class MlpGpu : public Gpu {
   // Tolerances: FP32 agrees with the reference to rounding; TF32 rounds every
   // GEMM input to 10 mantissa bits, so only to about 1e-2.
   // With a backend: batches of `batch` rows on a model of max_batch rows
-  // planned for max_batch only (cuBLASLt and cuDNN then pad the batch).
-  // *used: the backend in use (it may have fallen back to cuBLAS).
+  // planned for max_batch only (cuBLASLt and cuDNN then pad the batch; the
+  // first step then takes all max_batch rows, so that the padded rows of the
+  // next steps hold stale values unless zeroed). *used, *note: the backend in
+  // use (it may have fallen back to cuBLAS) and its note.
   void compare_steps(const cuis::MlpShape& shape, cuis::OptimizerConfig opt, int steps,
                      cuis::Math math = cuis::Math::fp32, cuis::MlpBackend backend = cuis::MlpBackend::cublas,
-                     int batch = 64, int max_batch = 64, cuis::MlpBackend* used = nullptr) {
+                     int batch = 64, int max_batch = 64, cuis::MlpBackend* used = nullptr,
+                     std::string* note = nullptr) {
     const bool tf32 = math == cuis::Math::tf32;
     const double loss_rel = tf32 ? 2e-2 : 1e-4, loss_abs = tf32 ? 1e-3 : 1e-5;
     const double grad_rel = tf32 ? 5e-2 : 1e-3, grad_abs = tf32 ? 1e-3 : 1e-5;
@@ -86,9 +90,9 @@ class MlpGpu : public Gpu {
                  param_abs =
                      tf32 ? 2.5e-3 * steps : 1e-5;  // TF32: an Adam step of a near-zero gradient may flip (2 lr)
     const Data d = make_data(300, shape.sizes[0], shape.sizes.back(), 3);
-    std::vector<int64_t> idx(batch);
-    std::vector<float> w(batch);
-    for (int j = 0; j < batch; ++j) {
+    std::vector<int64_t> idx(max_batch);
+    std::vector<float> w(max_batch);
+    for (int j = 0; j < max_batch; ++j) {
       idx[j] = (j * 37) % 300;
       w[j] = 0.5f + 0.02f * j;
     }
@@ -99,26 +103,28 @@ class MlpGpu : public Gpu {
     o.backend = backend;
     ASSERT_EQ(gpu.init(shape, opt, max_batch, 7, o), Error::success) << cuis::last_error_message();
     if (used) *used = gpu.backend();
+    if (note) *note = gpu.backend_note();
     cuis::ref::Mlp cpu;
     CUIS_OK(cpu.init(shape, opt, 7));
     for (int s = 0; s < steps; ++s) {
+      const int rows = s == 0 ? max_batch : batch;
       poison(dd.loss);
       poison(dd.norm);
       poison(gpu.status(), 1, POISON_AB);
-      CUIS_OK(gpu.train_step(this->batch(d, dd, batch, true), stream));
+      CUIS_OK(gpu.train_step(this->batch(d, dd, rows, true), stream));
       const cuis::DeviceStatus gst = download(gpu.status(), 1)[0];
       ASSERT_EQ(gst.code, Error::success) << "step " << s << ": " << cuis::describe(gst);
-      cuis::TrainBatch hb = this->batch(d, dd, batch, false);
+      cuis::TrainBatch hb = this->batch(d, dd, rows, false);
       hb.indices = idx.data();
       hb.weights = w.data();
-      std::vector<float> loss(batch, NAN), norm(batch, NAN);
+      std::vector<float> loss(rows, NAN), norm(rows, NAN);
       hb.loss = loss.data();
       hb.grad_norm = norm.data();
       cuis::DeviceStatus st = unwritten_status();
       CUIS_OK(cpu.train_step(hb, &st));
       ASSERT_EQ(st.code, Error::success);
-      expect_close(download(dd.loss.data(), batch), loss, loss_rel, loss_abs, "loss");
-      expect_close(download(dd.norm.data(), batch), norm, loss_rel, loss_abs, "grad norm");
+      expect_close(download(dd.loss.data(), rows), loss, loss_rel, loss_abs, "loss");
+      expect_close(download(dd.norm.data(), rows), norm, loss_rel, loss_abs, "grad norm");
       std::vector<float> g;
       CUIS_OK(gpu.gradients(&g, stream));
       expect_close(g, cpu.grads(), grad_rel, grad_abs, "gradients");
