@@ -37,9 +37,9 @@
 #include "core/error_detail.h"
 #include "cuis/device_buffer.h"
 #include "nn/blas_check.h"
-#include "nn/cudnn_tensors.h"
+#include "nn/cudnn_graph_parts.h"
 
-// The shim's dlsym handle (NV_CUDNN_FRONTEND_USE_DYNAMIC_LOADING), set by library().
+// The shim's dlsym handle (NV_CUDNN_FRONTEND_USE_DYNAMIC_LOADING), set by cudnn_parts::library().
 namespace cudnn_frontend {
 void* cudnn_dlhandle = nullptr;
 }  // namespace cudnn_frontend
@@ -50,36 +50,10 @@ namespace {
 
 namespace fe = cudnn_frontend;
 using Graph = fe::graph::Graph;
-using cudnn_parts::alignment_of;
-using cudnn_parts::desc;
-using cudnn_parts::F32;
-using cudnn_parts::one_line;
-using cudnn_parts::output;
-using cudnn_parts::Tensor;
-
-// libcudnn.so.9, and the shim's handle to it.
-const CudnnLibrary& library() {
-  static const CudnnLibrary& lib = []() -> const CudnnLibrary& {
-    const CudnnLibrary& loaded = cudnn_loaded();
-    fe::cudnn_dlhandle = loaded.handle;
-    return loaded;
-  }();
-  return lib;
-}
+using namespace cudnn_parts;  // ops, plans, tensor descriptions, library(), finish()
 
 // The model's activation and gradient buffers are 256-byte aligned (Mlp::Impl): checked at each call.
 constexpr int64_t ACT_ALIGN = 16;
-
-enum Op { FWD = 0, DW, DB, DX, OPS };
-const char* const OP_NAME[OPS] = {"forward", "weight gradient", "bias gradient (reduction)", "data gradient"};
-
-// One built graph; its user tensors have uids 1..align.size(), passed in that order.
-struct Plan {
-  std::shared_ptr<Graph> graph;  // null: not built (db by GEMV, dX of layer 0)
-  bool fused = true;             // false: the activation (forward) or ReLU' (dX) by cuis's kernel
-  std::vector<int64_t> align;    // bytes, per pointer
-  int64_t workspace = 0;
-};
 
 class CudnnOps final : public DenseOps {
  public:
@@ -130,10 +104,8 @@ class CudnnOps final : public DenseOps {
           if ((op == DX && l == 0) || (op == DB && !db_why.empty())) continue;
           Plan& plan = m_plans[p][l][op];
           std::string why, split_why;
-          const bool splits = (op == FWD && l + 1 < m_c.layers.size()) ||
-                              (op == DX && m_c.activation == Activation::relu);
           bool made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], true, &plan, &why);
-          if (!made && splits) {  // the unfused graph, the activation or its derivative by cuis's kernel
+          if (!made && splits(static_cast<Op>(op), l)) {  // the unfused graph, the activation or its derivative by cuis's kernel
             plan = Plan{};
             made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], false, &plan, &split_why);
             const std::string split = std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] + " unfused";
@@ -167,6 +139,35 @@ class CudnnOps final : public DenseOps {
     if (!db_why.empty()) *note += "; bias gradients by cuBLAS GEMV (" + db_why + ")";
     *usable = true;
     return Error::success;
+  }
+
+  // Describes and validates every graph build() would make, fused and
+  // unfused, with no handle and no GPU (cudnn_validate_graphs).
+  bool validate_graphs(std::string* why) {
+    if (!library().handle) {
+      *why = library().why;
+      return false;
+    }
+    m_validate_only = true;
+    for (int64_t r : m_c.plan_rows)
+      for (size_t l = 0; l < m_c.layers.size(); ++l)
+        for (int op = 0; op < OPS; ++op)
+          for (bool fused : {true, false}) {
+            Plan plan;
+            std::string w;
+            if ((op == DX && l == 0) || (!fused && !splits(static_cast<Op>(op), l)) ||
+                make_plan(static_cast<Op>(op), l, r, fused, &plan, &w))
+              continue;
+            *why = std::string(OP_NAME[op]) + (fused ? "" : " (unfused)") + " of layer " + std::to_string(l) + " at " +
+                   std::to_string(r) + " rows: " + one_line(w);
+            return false;
+          }
+    return true;
+  }
+
+  // Whether op of layer l has an unfused form (the activation or ReLU' by cuis's kernel).
+  bool splits(Op op, size_t l) const {
+    return (op == FWD && l + 1 < m_c.layers.size()) || (op == DX && m_c.activation == Activation::relu);
   }
 
   Error bind(cudaStream_t s) override {
@@ -309,7 +310,8 @@ class CudnnOps final : public DenseOps {
         case OPS:
           return false;
       }
-      if (!finish(*g, why)) return false;
+      if (!cudnn_parts::finish(*g, m_validate_only ? nullptr : m_handle, m_c.math, why)) return false;
+      if (m_validate_only) return true;  // the variant pack exists once plans are built
       const std::vector<int64_t> uids = g->get_variant_pack_uids_sorted();  // sorted, unique
       if (uids.size() != plan->align.size() || uids.front() != 1 || uids.back() != static_cast<int64_t>(uids.size())) {
         *why = "unexpected variant pack";
@@ -328,29 +330,11 @@ class CudnnOps final : public DenseOps {
     }
   }
 
-  bool finish(Graph& g, std::string* why) const {
-    const auto ok = [why](fe::error_t e, const char* step) {
-      if (e.is_bad()) *why = std::string(step) + ": " + e.get_message();
-      return e.is_good();
-    };
-    if (!ok(g.validate(), "validate") || !ok(g.build_operation_graph(m_handle), "build_operation_graph") ||
-        !ok(g.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}), "heuristics"))
-      return false;
-    std::vector<fe::NumericalNote_t> barred{fe::NumericalNote_t::NONDETERMINISTIC,
-                                            fe::NumericalNote_t::REDUCED_PRECISION_REDUCTION};
-    if (m_c.math == Math::fp32) {
-      barred.push_back(fe::NumericalNote_t::TENSOR_CORE);
-      barred.push_back(fe::NumericalNote_t::DOWN_CONVERT_INPUTS);
-    }
-    g.deselect_numeric_notes(barred);
-    return ok(g.check_support(), "check_support") &&
-           ok(g.build_plans(fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "build_plans");
-  }
-
   DenseContext m_c;
   cudnnHandle_t m_handle = nullptr;
   int32_t m_sm = 0;
   bool m_db_by_gemv = false;
+  bool m_validate_only = false;  // validate_graphs(): describe and validate, no handle
   std::vector<std::string> m_split_notes;  // the graphs built unfused (at most 4 named)
   std::vector<std::vector<std::array<Plan, OPS>>> m_plans;  // [planned row count][layer][op]
   // c.workspace, or m_own_workspace when the plans need more.
@@ -359,6 +343,15 @@ class CudnnOps final : public DenseOps {
 };
 
 }  // namespace
+
+bool cudnn_validate_graphs(const DenseContext& c, std::string* why) {
+  try {
+    return CudnnOps(c).validate_graphs(why);
+  } catch (const std::exception& e) {
+    *why = std::string("exception: ") + e.what();
+    return false;
+  }
+}
 
 Error make_cudnn_ops(const DenseContext& c, std::unique_ptr<DenseOps>* out, std::string* note) {
   out->reset();
@@ -383,6 +376,11 @@ Error make_cudnn_ops(const DenseContext& c, std::unique_ptr<DenseOps>* out, std:
 
 namespace cuis {
 namespace detail {
+
+bool cudnn_validate_graphs(const DenseContext&, std::string* why) {
+  *why = cudnn_loaded().why;
+  return false;
+}
 
 Error make_cudnn_ops(const DenseContext&, std::unique_ptr<DenseOps>* out, std::string* note) {
   out->reset();

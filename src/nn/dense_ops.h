@@ -66,6 +66,12 @@ Error make_cudnn_ops(const DenseContext& c, std::unique_ptr<DenseOps>* out, std:
 // version (e.g. 91900) and path, or false with *why. Needs no GPU.
 bool cudnn_library(int64_t* version, std::string* path, std::string* why);
 
+// Describes every graph the cuDNN backend would build for c (fused and
+// unfused forms) and validates it with cudnn-frontend, without a GPU or a
+// cuDNN handle (the pointers only give alignments): what a CPU test can
+// check of the descriptions. false with *why, or when built without cuDNN.
+bool cudnn_validate_graphs(const DenseContext& c, std::string* why);
+
 // cuis's activation kernels (kernels/nn/activation.cuh) for backends written
 // in plain C++: y = act(y + b) in place (bias may be null; linear: no
 // activation), and da *= act'(a) over count floats.
