@@ -36,9 +36,11 @@ check "rehearsal: suite counts before the phases" \
   '[ "$(grep -n "^| test suite" "$s" | cut -d: -f1)" -lt "$(grep -n "^| phase" "$s" | cut -d: -f1)" ]'
 order=$(sed -n '/^| phase/,/^$/p' "$s" | grep '^|' | tail -n +3 | cut -d'|' -f2 | tr -d ' ' | tr '\n' ' ')
 check "rehearsal: default phases in priority order ($order)" \
-  '[ "$order" = "tests-sampler tests-nn tests-train memcheck bench-sampler bench-trainer bench-backends wallclock " ]'
+  '[ "$order" = "tests-sampler tests-nn tests-train memcheck bench-sampler bench-trainer bench-backends tests-cudnn wallclock " ]'
 check "rehearsal: the benchmark filters select benchmarks" 'grep -qE "bench-sampler .*selects [1-9]" "$s"'
-check "rehearsal: the backends benchmark lists its 36 runs" 'grep -qE "^\| bench-backends \|.*selects 36 benchmarks" "$s"'
+check "rehearsal: the backends benchmark lists its 36 runs (24, then the 12 cudnn ones apart)" \
+  'grep -qE "^\| bench-backends \|.*selects 24 benchmarks \+ 12 cudnn runs" "$s"'
+check "rehearsal: tests-cudnn reports both its suites" 'grep -qE "^\| cudnn \|" "$s" && grep -qE "^\| cudnn-train \|" "$s"'
 check "rehearsal: the summary says which cuDNN" 'grep -qE "^- cuDNN: (cuDNN 9\.|not found)" "$s"'
 check "rehearsal: wall-clock table" 'grep -q "| uniform |" "$s"'
 check "rehearsal: at most 8 files back" '[ "$(find "$tmp/out" -type f | wc -l)" -le 8 ]'
@@ -46,7 +48,7 @@ check "rehearsal: logs hold the suites' reports" 'tar tzf "$tmp/out/logs.tar.gz"
 
 BUILD="$build" OUT="$tmp/spent" "$root/scripts/gpu-check" --rehearse --no-pack --budget 0 >"$tmp/spent.log" 2>&1
 check "spent budget: every phase skipped for time" \
-  '[ "$(grep -c "| skipped for time |" "$tmp/spent/summary.md")" -eq 8 ]'
+  '[ "$(grep -c "| skipped for time |" "$tmp/spent/summary.md")" -eq 9 ]'
 
 "$root/scripts/gpu-check" --rehearse --bogus >"$tmp/bad.log" 2>&1
 rc=$?
