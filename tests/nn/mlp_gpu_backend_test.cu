@@ -144,14 +144,8 @@ TEST_P(MlpBackendGpu, CapturedStepEqualsPlainSteps) {
   for (int s = 0; s < 3; ++s) CUIS_OK(plain.train_step(batch(d, dd, 48, true), stream));
   CUDA_OK(cudaStreamSynchronize(stream));
   const std::vector<float> plain_loss = download(dd.loss.data(), 48);
-  cudaGraph_t graph;
-  CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  const Error e = captured.train_step(batch(d, dd, 48, true), stream);
-  CUDA_OK(cudaStreamEndCapture(stream, &graph));
-  CUIS_OK(e);
-  expect_no_allocation(graph, "a training step");
-  cudaGraphExec_t exec;
-  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaGraphExec_t exec = capture_step(captured, batch(d, dd, 48, true));
+  ASSERT_TRUE(exec);
   for (int s = 0; s < 3; ++s) {
     poison(dd.loss);
     CUDA_OK(cudaGraphLaunch(exec, stream));
@@ -164,7 +158,6 @@ TEST_P(MlpBackendGpu, CapturedStepEqualsPlainSteps) {
   EXPECT_EQ(a.params, b.params);
   EXPECT_EQ(a.state, b.state);
   cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 TEST_P(MlpBackendGpu, RefusesBadOptions) {

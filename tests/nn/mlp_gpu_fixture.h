@@ -71,6 +71,22 @@ class MlpGpu : public Gpu {
     return t;
   }
 
+  // One train_step of m captured on the test's stream, checked to hold no
+  // allocation, instantiated for replay (null, with a failure, otherwise).
+  cudaGraphExec_t capture_step(cuis::Mlp& m, const cuis::TrainBatch& b) {
+    cudaGraph_t graph = nullptr;
+    EXPECT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), cudaSuccess);
+    const Error e = m.train_step(b, stream);
+    EXPECT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+    EXPECT_EQ(e, Error::success) << cuis::last_error_message();
+    if (!graph || e != Error::success) return nullptr;
+    expect_no_allocation(graph, "a training step");
+    cudaGraphExec_t exec = nullptr;
+    EXPECT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+    cudaGraphDestroy(graph);
+    return exec;
+  }
+
   // Several steps on both paths; compares per-sample losses, gradients, parameters.
   // Tolerances: FP32 agrees with the reference to rounding; TF32 rounds every
   // GEMM input to 10 mantissa bits, so only to about 1e-2.
