@@ -13,6 +13,7 @@
 
 #include "cuis/nn/mlp_config.h"
 #include "nn/cudnn_library.h"
+#include "nn/dense_ops.h"
 
 namespace cuis {
 namespace detail {
@@ -22,8 +23,10 @@ namespace fe = cudnn_frontend;
 using Tensor = std::shared_ptr<fe::graph::Tensor_attributes>;
 constexpr fe::DataType_t F32 = fe::DataType_t::FLOAT;
 
-enum Op { FWD = 0, DW, DB, DX, OPS };
-const char* const OP_NAME[OPS] = {"forward", "weight gradient", "bias gradient (reduction)", "data gradient"};
+// DWB first: where cuDNN fuses dW and db, DW and DB are not built.
+enum Op { DWB = 0, FWD, DW, DB, DX, OPS };
+const char* const OP_NAME[OPS] = {"weight and bias gradients", "forward", "weight gradient",
+                                  "bias gradient (reduction)", "data gradient"};
 
 // One built graph; its user tensors have uids 1..align.size(), passed in that order.
 struct Plan {
@@ -74,6 +77,78 @@ inline void output(const Tensor& t, const char* name, int64_t uid, int64_t rows,
   const fe::graph::Tensor_attributes d = desc(name, uid, rows, cols, transposed, align);
   t->set_output(true).set_name(name).set_uid(uid).set_data_type(F32).set_alignment(align).set_dim(d.get_dim());
   t->set_stride(d.get_stride());
+}
+
+// The model's activation and gradient buffers are 256-byte aligned (Mlp::Impl): checked at each call.
+constexpr int64_t ACT_ALIGN = 16;
+
+// Describes op of layer l at r rows into g (fused: with the activation or
+// ReLU'), and the alignment of each of its user tensors (uids 1..n) in plan.
+inline bool describe(fe::graph::Graph& g, Op op, const DenseContext& c, size_t l, int64_t r, bool fused, Plan* plan) {
+  const LayerParams& L = c.layers[l];
+  const bool hidden = l + 1 < c.layers.size(), relu = c.activation == Activation::relu;
+  const float* w = c.params + L.weight;
+  const auto mm = fe::graph::Matmul_attributes().set_compute_data_type(F32);
+  const auto red =  // sums in a fixed order
+      fe::graph::Reduction_attributes().set_mode(fe::ReductionMode_t::ADD).set_is_deterministic(true).set_compute_data_type(F32);
+  const auto pw = [](fe::PointwiseMode_t m) {
+    return fe::graph::Pointwise_attributes().set_mode(m).set_compute_data_type(F32);
+  };
+  switch (op) {
+    // Forward and dX are described column-major (the transposed products, same memory): cuDNN's
+    // cuBLASLt engine takes matmul + bias (+ ReLU, + dReLU) only so, as its epilogues; the row-major
+    // form it rejects ("CublasLt only supports auxiliary input/output in COL_MAJOR").
+    case FWD: {  // Y^T = act(W X^T + b); ReLU keeps NaN (CUDNN_PROPAGATE_NAN), as x < 0 ? 0 : x does
+      const Tensor Xt = g.tensor(desc("X^T", 1, L.in, r, true, ACT_ALIGN));
+      const Tensor W = g.tensor(desc("W", 2, L.out, L.in, false, alignment_of(w)));
+      const Tensor B = g.tensor(desc("b", 3, L.out, 1, false, alignment_of(c.params + L.bias)));
+      Tensor Y = g.pointwise(g.matmul(W, Xt, mm), B, pw(fe::PointwiseMode_t::ADD));
+      if (hidden && fused) Y = g.pointwise(Y, pw(relu ? fe::PointwiseMode_t::RELU_FWD : fe::PointwiseMode_t::TANH_FWD));
+      output(Y, "Y^T", 4, L.out, r, true, ACT_ALIGN);
+      plan->align = {ACT_ALIGN, alignment_of(w), alignment_of(c.params + L.bias), ACT_ALIGN};
+      break;
+    }
+    case DW: {  // dW = dY^T X
+      const Tensor dYt = g.tensor(desc("dY^T", 1, L.out, r, true, ACT_ALIGN));
+      const Tensor X = g.tensor(desc("X", 2, r, L.in, false, ACT_ALIGN));
+      output(g.matmul(dYt, X, mm), "dW", 3, L.out, L.in, false, alignment_of(c.grads + L.weight));
+      plan->align = {ACT_ALIGN, ACT_ALIGN, alignment_of(c.grads + L.weight)};
+      break;
+    }
+    case DB: {  // db = sum of dY's rows, in a fixed order
+      const Tensor dY = g.tensor(desc("dY", 1, r, L.out, false, ACT_ALIGN));
+      output(g.reduction(dY, red), "db", 2, 1, L.out, false, alignment_of(c.grads + L.bias));
+      plan->align = {ACT_ALIGN, alignment_of(c.grads + L.bias)};
+      break;
+    }
+    case DWB: {  // dW^T = X^T dY with db = the column sums of dY (cuBLASLt's BGRADB pattern) in one graph
+      const Tensor Xt = g.tensor(desc("X^T", 1, L.in, r, true, ACT_ALIGN));
+      const Tensor dY = g.tensor(desc("dY", 2, r, L.out, false, ACT_ALIGN));
+      output(g.matmul(Xt, dY, mm), "dW^T", 3, L.in, L.out, true, alignment_of(c.grads + L.weight));
+      output(g.reduction(dY, red), "db", 4, 1, L.out, false, alignment_of(c.grads + L.bias));
+      plan->align = {ACT_ALIGN, ACT_ALIGN, alignment_of(c.grads + L.weight), alignment_of(c.grads + L.bias)};
+      break;
+    }
+    case DX: {  // dX^T = W^T dY^T, times ReLU'(x) = (x > 0) for ReLU (x: the activated output, > 0
+                // iff pre-activation > 0). RELU_BWD gives 0 where x <= 0 even for a NaN in dY (cuis's
+                // kernel: NaN * 0 = NaN); the forward pass already carried that NaN to the loss.
+      const Tensor dYt = g.tensor(desc("dY^T", 1, L.out, r, true, ACT_ALIGN));
+      const Tensor Wt = g.tensor(desc("W^T", 2, L.in, L.out, true, alignment_of(w)));
+      Tensor dXt = g.matmul(Wt, dYt, mm);
+      plan->align = {ACT_ALIGN, alignment_of(w)};
+      if (relu && fused) {
+        const Tensor Xt = g.tensor(desc("x^T", 3, L.in, r, true, ACT_ALIGN));
+        dXt = g.pointwise(dXt, Xt, pw(fe::PointwiseMode_t::RELU_BWD));
+        plan->align.push_back(ACT_ALIGN);
+      }
+      output(dXt, "dX^T", static_cast<int64_t>(plan->align.size()) + 1, L.in, r, true, ACT_ALIGN);
+      plan->align.push_back(ACT_ALIGN);
+      break;
+    }
+    case OPS:
+      return false;
+  }
+  return true;
 }
 
 // Validates g, then (with a handle) builds it: heuristics A then fallback,

@@ -2,13 +2,13 @@
 // API through the cudnn-frontend headers, one graph per layer, op and planned
 // row count (DenseContext::plan_rows), all built at init:
 //   forward  matmul + bias, then ReLU or tanh on hidden layers
-//   dW       matmul(dY^T, X)
-//   db       reduction ADD of dY over the rows (deterministic)
+//   dW, db   matmul(X^T, dY) and the reduction ADD of dY over the rows in one
+//            graph; else a dW graph and a db graph (deterministic reduction)
 //   dX       matmul, times ReLU'(x) in the same graph for ReLU; for tanh the
 //            plain matmul, then cuis's kernel
-// Where cuDNN has no engine for a fused graph, the plain one and cuis's
-// kernel (the activation, ReLU'), or for db cuBLAS's GEMV with ones: said in
-// the note.
+// The graphs are described in cudnn_graph_parts.h. Where cuDNN has no engine
+// for a fused graph, the plain one and cuis's kernel (the activation, ReLU'),
+// or for db cuBLAS's GEMV with ones: said in the note.
 // libcudnn.so.9 is loaded at run time (cudnn_library.h; never linked).
 // Without the frontend headers at configure time this file is a stub that
 // says so.
@@ -52,8 +52,6 @@ namespace fe = cudnn_frontend;
 using Graph = fe::graph::Graph;
 using namespace cudnn_parts;  // ops, plans, tensor descriptions, library(), finish()
 
-// The model's activation and gradient buffers are 256-byte aligned (Mlp::Impl): checked at each call.
-constexpr int64_t ACT_ALIGN = 16;
 
 class CudnnOps final : public DenseOps {
  public:
@@ -102,17 +100,19 @@ class CudnnOps final : public DenseOps {
       for (size_t l = 0; l < m_c.layers.size(); ++l)
         for (int op = 0; op < OPS; ++op) {
           if ((op == DX && l == 0) || (op == DB && !db_why.empty())) continue;
+          if ((op == DW || op == DB) && m_plans[p][l][DWB].graph) continue;  // both in one graph
           Plan& plan = m_plans[p][l][op];
           std::string why, split_why;
           bool made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], true, &plan, &why);
+          if (!made && op == DWB) {  // then dW and db in graphs of their own
+            plan = Plan{};
+            note_split(std::string("layer ") + std::to_string(l) + "'s weight and bias gradients in two graphs", why);
+            continue;
+          }
           if (!made && splits(static_cast<Op>(op), l)) {  // the unfused graph, the activation or its derivative by cuis's kernel
             plan = Plan{};
             made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], false, &plan, &split_why);
-            const std::string split = std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] + " unfused";
-            if (made && std::none_of(m_split_notes.begin(), m_split_notes.end(),
-                                     [&](const std::string& n) { return n.rfind(split, 0) == 0; }) &&
-                m_split_notes.size() < 4)
-              m_split_notes.push_back(split + " (" + one_line(why).substr(0, 200) + ")");
+            if (made) note_split(std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] + " unfused", why);
             if (!made) why = split_why;
           }
           if (!made) {
@@ -128,7 +128,6 @@ class CudnnOps final : public DenseOps {
           }
           workspace = std::max(workspace, plan.workspace);
         }
-    m_db_by_gemv = !db_why.empty();
     m_workspace = m_c.workspace;
     if (static_cast<size_t>(workspace) > m_c.workspace_bytes) {
       CUIS_TRY(m_own_workspace.resize(static_cast<size_t>(workspace)));
@@ -165,6 +164,13 @@ class CudnnOps final : public DenseOps {
     return true;
   }
 
+  // Notes a graph built unfused (once per layer and kind, at most 4), with why the fused one was not.
+  void note_split(const std::string& what, const std::string& why) {
+    if (m_split_notes.size() < 4 && std::none_of(m_split_notes.begin(), m_split_notes.end(),
+                                                 [&](const std::string& n) { return n.rfind(what, 0) == 0; }))
+      m_split_notes.push_back(what + " (" + one_line(why).substr(0, 200) + ")");
+  }
+
   // Whether op of layer l has an unfused form (the activation or ReLU' by cuis's kernel).
   bool splits(Op op, size_t l) const {
     return (op == FWD && l + 1 < m_c.layers.size()) || (op == DX && m_c.activation == Activation::relu);
@@ -194,12 +200,20 @@ class CudnnOps final : public DenseOps {
 
   Error backward(size_t l, int64_t n, const float* dy, const float* x, float* dx, cudaStream_t s) override {
     const LayerParams& L = m_c.layers[l];
-    std::array<const void*, 3> dw{dy, x, m_c.grads + L.weight};
-    CUIS_TRY(run(l, n, DW, dw.data(), dw.size()));
-    if (!m_db_by_gemv) {
+    const Plan *wb = nullptr, *db = nullptr;
+    CUIS_TRY(plan(l, n, DWB, &wb));
+    CUIS_TRY(plan(l, n, DB, &db));
+    if (wb->graph) {  // dW and db in one graph
+      std::array<const void*, 4> ptrs{x, dy, m_c.grads + L.weight, m_c.grads + L.bias};
+      CUIS_TRY(run(l, n, DWB, ptrs.data(), ptrs.size()));
+    } else if (db->graph) {
+      std::array<const void*, 3> dw{dy, x, m_c.grads + L.weight};
+      CUIS_TRY(run(l, n, DW, dw.data(), dw.size()));
       std::array<const void*, 2> ptrs{dy, m_c.grads + L.bias};
       CUIS_TRY(run(l, n, DB, ptrs.data(), ptrs.size()));
-    } else {  // column sums of dY as dense_cublas.cu computes them (a GEMV with ones)
+    } else {  // dW, then the column sums of dY as dense_cublas.cu computes them (a GEMV with ones)
+      std::array<const void*, 3> dw{dy, x, m_c.grads + L.weight};
+      CUIS_TRY(run(l, n, DW, dw.data(), dw.size()));
       const float one = 1.0f, zero = 0.0f;
       CUIS_BLAS_TRY(cublasSgemv(m_c.blas, CUBLAS_OP_N, L.out, static_cast<int>(n), &one, dy, L.out, m_c.ones, 1, &zero,
                                 m_c.grads + L.bias, 1));
@@ -251,65 +265,9 @@ class CudnnOps final : public DenseOps {
   bool make_plan(Op op, size_t l, int64_t r, bool fused, Plan* plan, std::string* why) {
     plan->fused = fused;
     try {
-      const LayerParams& L = m_c.layers[l];
-      const bool hidden = l + 1 < m_c.layers.size(), relu = m_c.activation == Activation::relu;
-      const float* w = m_c.params + L.weight;
       auto g = std::make_shared<Graph>();
       g->set_io_data_type(F32).set_intermediate_data_type(F32).set_compute_data_type(F32).set_sm_version(m_sm);
-      const auto mm = fe::graph::Matmul_attributes().set_compute_data_type(F32);
-      const auto pw = [](fe::PointwiseMode_t m) {
-        return fe::graph::Pointwise_attributes().set_mode(m).set_compute_data_type(F32);
-      };
-      switch (op) {
-        // Forward and dX are described column-major (the transposed products, same memory): cuDNN's
-        // cuBLASLt engine takes matmul + bias (+ ReLU, + dReLU) only so, as its epilogues; the row-major
-        // form it rejects ("CublasLt only supports auxiliary input/output in COL_MAJOR").
-        case FWD: {  // Y^T = act(W X^T + b); ReLU keeps NaN (CUDNN_PROPAGATE_NAN), as x < 0 ? 0 : x does
-          const Tensor Xt = g->tensor(desc("X^T", 1, L.in, r, true, ACT_ALIGN));
-          const Tensor W = g->tensor(desc("W", 2, L.out, L.in, false, alignment_of(w)));
-          const Tensor B = g->tensor(desc("b", 3, L.out, 1, false, alignment_of(m_c.params + L.bias)));
-          Tensor Y = g->pointwise(g->matmul(W, Xt, mm), B, pw(fe::PointwiseMode_t::ADD));
-          if (hidden && fused) Y = g->pointwise(Y, pw(relu ? fe::PointwiseMode_t::RELU_FWD : fe::PointwiseMode_t::TANH_FWD));
-          output(Y, "Y^T", 4, L.out, r, true, ACT_ALIGN);
-          plan->align = {ACT_ALIGN, alignment_of(w), alignment_of(m_c.params + L.bias), ACT_ALIGN};
-          break;
-        }
-        case DW: {  // dW = dY^T X
-          const Tensor dYt = g->tensor(desc("dY^T", 1, L.out, r, true, ACT_ALIGN));
-          const Tensor X = g->tensor(desc("X", 2, r, L.in, false, ACT_ALIGN));
-          output(g->matmul(dYt, X, mm), "dW", 3, L.out, L.in, false, alignment_of(m_c.grads + L.weight));
-          plan->align = {ACT_ALIGN, ACT_ALIGN, alignment_of(m_c.grads + L.weight)};
-          break;
-        }
-        case DB: {  // db = sum of dY's rows, in a fixed order
-          const Tensor dY = g->tensor(desc("dY", 1, r, L.out, false, ACT_ALIGN));
-          const auto red = fe::graph::Reduction_attributes()
-                               .set_mode(fe::ReductionMode_t::ADD)
-                               .set_is_deterministic(true)
-                               .set_compute_data_type(F32);
-          output(g->reduction(dY, red), "db", 2, 1, L.out, false, alignment_of(m_c.grads + L.bias));
-          plan->align = {ACT_ALIGN, alignment_of(m_c.grads + L.bias)};
-          break;
-        }
-        case DX: {  // dX^T = W^T dY^T, times ReLU'(x) = (x > 0) for ReLU (x: the activated output, > 0
-                    // iff pre-activation > 0). RELU_BWD gives 0 where x <= 0 even for a NaN in dY (cuis's
-                    // kernel: NaN * 0 = NaN); the forward pass already carried that NaN to the loss.
-          const Tensor dYt = g->tensor(desc("dY^T", 1, L.out, r, true, ACT_ALIGN));
-          const Tensor Wt = g->tensor(desc("W^T", 2, L.in, L.out, true, alignment_of(w)));
-          Tensor dXt = g->matmul(Wt, dYt, mm);
-          plan->align = {ACT_ALIGN, alignment_of(w)};
-          if (relu && fused) {
-            const Tensor Xt = g->tensor(desc("x^T", 3, L.in, r, true, ACT_ALIGN));
-            dXt = g->pointwise(dXt, Xt, pw(fe::PointwiseMode_t::RELU_BWD));
-            plan->align.push_back(ACT_ALIGN);
-          }
-          output(dXt, "dX^T", static_cast<int64_t>(plan->align.size()) + 1, L.in, r, true, ACT_ALIGN);
-          plan->align.push_back(ACT_ALIGN);
-          break;
-        }
-        case OPS:
-          return false;
-      }
+      if (!describe(*g, op, m_c, l, r, fused, plan)) return false;
       if (!cudnn_parts::finish(*g, m_validate_only ? nullptr : m_handle, m_c.math, why)) return false;
       if (m_validate_only) return true;  // the variant pack exists once plans are built
       const std::vector<int64_t> uids = g->get_variant_pack_uids_sorted();  // sorted, unique
@@ -333,7 +291,6 @@ class CudnnOps final : public DenseOps {
   DenseContext m_c;
   cudnnHandle_t m_handle = nullptr;
   int32_t m_sm = 0;
-  bool m_db_by_gemv = false;
   bool m_validate_only = false;  // validate_graphs(): describe and validate, no handle
   std::vector<std::string> m_split_notes;  // the graphs built unfused (at most 4 named)
   std::vector<std::vector<std::array<Plan, OPS>>> m_plans;  // [planned row count][layer][op]
