@@ -51,7 +51,7 @@ const cuis::MlpBackend BACKENDS[] = {cuis::MlpBackend::cublas, cuis::MlpBackend:
 
 cudaStream_t g_stream;
 cudaEvent_t g_start, g_stop;
-double g_gemm_flops[2] = {0.0, 0.0};  // cublasSgemm FLOP/s: FP32, TF32
+double g_gemm_flops[2] = {0.0, 0.0};       // cublasSgemm FLOP/s: FP32, TF32
 DeviceBuffer<float> g_x, g_px, g_targets;  // main features; predictor features and targets
 DeviceBuffer<int32_t> g_labels;
 
@@ -186,9 +186,8 @@ void BM_MlpStep(benchmark::State& state, int backend, int c, int tf32, int graph
     }
     for (auto exec : execs) cudaGraphExecDestroy(exec);
   } else {
-    seconds = time_steps(state, [&](int s) {
-      return m->mlp.train_step(batch_at(*m, k, s), g_stream) == cuis::Error::success;
-    });
+    seconds = time_steps(
+        state, [&](int s) { return m->mlp.train_step(batch_at(*m, k, s), g_stream) == cuis::Error::success; });
   }
   if (seconds <= 0.0) return;
   state.SetLabel(m->label);
@@ -235,14 +234,14 @@ bool set_up() {
   for (auto& v : px) v = u(g);
   for (auto& v : targets) v = u(g);
   for (auto& l : labels) l = static_cast<int32_t>(g() % CLASSES);
-  const bool ok = g_x.resize(x.size()) == cuis::Error::success && g_px.resize(px.size()) == cuis::Error::success &&
-                  g_targets.resize(targets.size()) == cuis::Error::success &&
-                  g_labels.resize(labels.size()) == cuis::Error::success &&
-                  cudaMemcpy(g_x.data(), x.data(), x.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
-                  cudaMemcpy(g_px.data(), px.data(), px.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
-                  cudaMemcpy(g_targets.data(), targets.data(), targets.size() * 4, cudaMemcpyHostToDevice) ==
-                      cudaSuccess &&
-                  cudaMemcpy(g_labels.data(), labels.data(), labels.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess;
+  const bool ok =
+      g_x.resize(x.size()) == cuis::Error::success && g_px.resize(px.size()) == cuis::Error::success &&
+      g_targets.resize(targets.size()) == cuis::Error::success &&
+      g_labels.resize(labels.size()) == cuis::Error::success &&
+      cudaMemcpy(g_x.data(), x.data(), x.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
+      cudaMemcpy(g_px.data(), px.data(), px.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
+      cudaMemcpy(g_targets.data(), targets.data(), targets.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
+      cudaMemcpy(g_labels.data(), labels.data(), labels.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess;
   g_gemm_flops[0] = ok ? cuis_bench::measure_gemm_flops(g_stream, false) : 0.0;
   g_gemm_flops[1] = ok ? cuis_bench::measure_gemm_flops(g_stream, true) : 0.0;
   if (!ok || g_gemm_flops[0] <= 0.0 || g_gemm_flops[1] <= 0.0) {
@@ -257,7 +256,7 @@ bool set_up() {
   o.backend = cuis::MlpBackend::cudnn;
   if (!g_runs_cudnn) {
   } else if (probe.init({{pf, 32, 32, 1}, cuis::Activation::relu, cuis::LossKind::squared_error}, {}, 128, 1, o) ==
-      cuis::Error::success)
+             cuis::Error::success)
     cudnn = std::string(cuis::backend_name(probe.backend())) + ": " + probe.backend_note();
   else
     cudnn = "init failed: " + cuis::last_error_message();

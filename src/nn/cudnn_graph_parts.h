@@ -31,8 +31,8 @@ const char* const OP_NAME[OPS] = {"weight and bias gradients", "forward", "weigh
 // One built graph; its user tensors have uids 1..align.size(), passed in that order.
 struct Plan {
   std::shared_ptr<fe::graph::Graph> graph;  // null: not built (db by GEMV, dX of layer 0)
-  bool fused = true;             // false: the activation (forward) or ReLU' (dX) by cuis's kernel
-  std::vector<int64_t> align;    // bytes, per pointer
+  bool fused = true;                        // false: the activation (forward) or ReLU' (dX) by cuis's kernel
+  std::vector<int64_t> align;               // bytes, per pointer
   int64_t workspace = 0;
 };
 
@@ -63,8 +63,8 @@ inline int64_t alignment_of(const void* p) {
 
 // An FP32 tensor [1, rows, cols]: row-major, or the transposed view of a
 // row-major [cols, rows] matrix.
-inline fe::graph::Tensor_attributes desc(const char* name, int64_t uid, int64_t rows, int64_t cols,
-                                         bool transposed, int64_t align) {
+inline fe::graph::Tensor_attributes desc(const char* name, int64_t uid, int64_t rows, int64_t cols, bool transposed,
+                                         int64_t align) {
   fe::graph::Tensor_attributes t;
   t.set_name(name).set_uid(uid).set_data_type(F32).set_alignment(align).set_dim({1, rows, cols});
   t.set_stride(transposed ? std::vector<int64_t>{rows * cols, 1, rows} : std::vector<int64_t>{rows * cols, cols, 1});
@@ -90,7 +90,10 @@ inline bool describe(fe::graph::Graph& g, Op op, const DenseContext& c, size_t l
   const float* w = c.params + L.weight;
   const auto mm = fe::graph::Matmul_attributes().set_compute_data_type(F32);
   const auto red =  // sums in a fixed order
-      fe::graph::Reduction_attributes().set_mode(fe::ReductionMode_t::ADD).set_is_deterministic(true).set_compute_data_type(F32);
+      fe::graph::Reduction_attributes()
+          .set_mode(fe::ReductionMode_t::ADD)
+          .set_is_deterministic(true)
+          .set_compute_data_type(F32);
   const auto pw = [](fe::PointwiseMode_t m) {
     return fe::graph::Pointwise_attributes().set_mode(m).set_compute_data_type(F32);
   };
@@ -171,7 +174,8 @@ inline bool finish(fe::graph::Graph& g, cudnnHandle_t handle, Math math, std::st
     barred.push_back(fe::NumericalNote_t::DOWN_CONVERT_INPUTS);
   }
   g.deselect_numeric_notes(barred);
-  return ok(g.check_support(), "check_support") && ok(g.build_plans(fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "build_plans");
+  return ok(g.check_support(), "check_support") &&
+         ok(g.build_plans(fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "build_plans");
 }
 
 }  // namespace cudnn_parts

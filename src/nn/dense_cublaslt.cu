@@ -187,8 +187,7 @@ class LtOps final : public DenseOps {
     const std::vector<Epilogue> dw_try{{CUBLASLT_EPILOGUE_BGRADB, db, nullptr, 0}};
     const GemmShape dx{CUBLAS_OP_N, CUBLAS_OP_N, L.in, rows, L.out, L.in, L.out, L.in, w, nullptr};
     std::vector<Epilogue> dx_try;
-    if (prev_mask)
-      dx_try.push_back({CUBLASLT_EPILOGUE_DRELU, nullptr, mask(l - 1), mask_ld(L.in)});
+    if (prev_mask) dx_try.push_back({CUBLASLT_EPILOGUE_DRELU, nullptr, mask(l - 1), mask_ld(L.in)});
     bool found = false;
     CUIS_TRY(choose(fwd, fwd_try, &p->fwd, &found));
     if (!found) *why = "no cuBLASLt algorithm for layer " + std::to_string(l) + "'s forward GEMM";
@@ -216,13 +215,14 @@ class LtOps final : public DenseOps {
       const uint32_t align_d = s.d_ptr ? alignment_of(s.d_ptr) : BUFFER_ALIGNMENT;
       cublasLtMatmulHeuristicResult_t result{};
       int count = 0;
-      cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
-                                                               sizeof ws);
+      cublasStatus_t st =
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
       if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
                                                   sizeof align_a);
       for (const auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-        if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceSetAttribute(pref, attr, &align_d, sizeof align_d);
+        if (st == CUBLAS_STATUS_SUCCESS)
+          st = cublasLtMatmulPreferenceSetAttribute(pref, attr, &align_d, sizeof align_d);
       if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulAlgoGetHeuristic(m_lt, g->desc, g->a, g->b, g->d, g->d, pref, 1, &result, &count);
       cublasLtMatmulPreferenceDestroy(pref);
@@ -281,8 +281,8 @@ class LtOps final : public DenseOps {
 
   DenseContext m_c;
   cublasLtHandle_t m_lt = nullptr;
-  DeviceBuffer<uint8_t> m_mask;        // ReLU masks of the hidden layers, max_batch columns each
-  std::vector<int64_t> m_mask_offset;  // per layer, -1: none
+  DeviceBuffer<uint8_t> m_mask;                 // ReLU masks of the hidden layers, max_batch columns each
+  std::vector<int64_t> m_mask_offset;           // per layer, -1: none
   std::vector<std::vector<LayerPlan>> m_plans;  // [planned row count][layer]
   std::vector<std::string> m_missed;
 };

@@ -52,7 +52,6 @@ namespace fe = cudnn_frontend;
 using Graph = fe::graph::Graph;
 using namespace cudnn_parts;  // ops, plans, tensor descriptions, library(), finish()
 
-
 class CudnnOps final : public DenseOps {
  public:
   explicit CudnnOps(const DenseContext& c) : m_c(c) {}
@@ -93,7 +92,7 @@ class CudnnOps final : public DenseOps {
       *note = cudnn_library_name(lib) + ": cudnnCreate failed: " + fe::detail::get_error_string(st);
       return Error::success;
     }
-    std::string db_why;  // non-empty: every bias gradient by GEMV
+    std::string db_why;  // non-empty: the bias gradients not yet planned (no DWB graph) by GEMV
     int64_t workspace = 0;
     m_plans.assign(m_c.plan_rows.size(), std::vector<std::array<Plan, OPS>>(m_c.layers.size()));
     for (size_t p = 0; p < m_c.plan_rows.size(); ++p)
@@ -106,10 +105,12 @@ class CudnnOps final : public DenseOps {
           bool made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], true, &plan, &why);
           if (!made && op == DWB) {  // then dW and db in graphs of their own
             plan = Plan{};
-            note_split(std::string("layer ") + std::to_string(l) + "'s weight and bias gradients in two graphs", why);
+            if (m_two_graph_note.empty())
+              m_two_graph_note = "weight and bias gradients in two graphs (" + one_line(why).substr(0, 200) + ")";
             continue;
           }
-          if (!made && splits(static_cast<Op>(op), l)) {  // the unfused graph, the activation or its derivative by cuis's kernel
+          if (!made &&
+              splits(static_cast<Op>(op), l)) {  // the unfused graph, the activation or its derivative by cuis's kernel
             plan = Plan{};
             made = make_plan(static_cast<Op>(op), l, m_c.plan_rows[p], false, &plan, &split_why);
             if (made) note_split(std::string("layer ") + std::to_string(l) + "'s " + OP_NAME[op] + " unfused", why);
@@ -135,7 +136,8 @@ class CudnnOps final : public DenseOps {
     }
     *note = cudnn_library_name(lib);
     for (const std::string& n : m_split_notes) *note += "; " + n;
-    if (!db_why.empty()) *note += "; bias gradients by cuBLAS GEMV (" + db_why + ")";
+    if (!m_two_graph_note.empty()) *note += "; " + m_two_graph_note;
+    if (!db_why.empty()) *note += "; bias gradients without a cuDNN graph by cuBLAS GEMV (" + db_why + ")";
     *usable = true;
     return Error::success;
   }
@@ -291,7 +293,8 @@ class CudnnOps final : public DenseOps {
   DenseContext m_c;
   cudnnHandle_t m_handle = nullptr;
   int32_t m_sm = 0;
-  bool m_validate_only = false;  // validate_graphs(): describe and validate, no handle
+  bool m_validate_only = false;            // validate_graphs(): describe and validate, no handle
+  std::string m_two_graph_note;            // why dW and db are not one graph (the first layer that asked)
   std::vector<std::string> m_split_notes;  // the graphs built unfused (at most 4 named)
   std::vector<std::vector<std::array<Plan, OPS>>> m_plans;  // [planned row count][layer][op]
   // c.workspace, or m_own_workspace when the plans need more.

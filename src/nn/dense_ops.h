@@ -26,8 +26,8 @@ struct DenseContext {
   std::vector<LayerParams> layers;
   Activation activation = Activation::relu;
   Math math = Math::fp32;
-  float* params = nullptr;  // flat parameters (cuis/nn/mlp_config.h layout)
-  float* grads = nullptr;   // flat gradients, same layout
+  float* params = nullptr;      // flat parameters (cuis/nn/mlp_config.h layout)
+  float* grads = nullptr;       // flat gradients, same layout
   const float* ones = nullptr;  // [max_batch] ones (a GEMV bias gradient)
   int64_t max_batch = 0;
   std::vector<int64_t> plan_rows;  // cuBLASLt / cuDNN: the row counts with a plan, ascending, last = max_batch

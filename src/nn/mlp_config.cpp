@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "cuis/core/philox.h"
 #include "core/error_detail.h"
+#include "cuis/core/philox.h"
 
 namespace cuis {
 
@@ -90,7 +90,8 @@ std::vector<float> init_params(const MlpShape& s, uint64_t seed) {
     const double fan = s.activation == Activation::relu ? l.in : static_cast<double>(l.in) + l.out;
     const double a = std::sqrt(6.0 / fan);
     for (int64_t i = 0; i < static_cast<int64_t>(l.in) * l.out; ++i) {
-      const uint64_t bits = static_cast<uint64_t>(detail::random128(seed, static_cast<uint64_t>(l.weight + i), detail::STREAM_INIT));
+      const uint64_t bits =
+          static_cast<uint64_t>(detail::random128(seed, static_cast<uint64_t>(l.weight + i), detail::STREAM_INIT));
       const double u = static_cast<double>(bits >> 11) * 0x1p-53;  // [0, 1)
       p[l.weight + i] = static_cast<float>((2.0 * u - 1.0) * a);
     }

@@ -130,7 +130,9 @@ class CudaTrainer final : public detail::EngineBase {
       m_ran_eagerly = true;
       return set_error(Error::success, "");
     }
-    if (!m_graph) CUIS_TRY(detail::capture_graph(m_stream, [this] { return enqueue_step(); }, &m_graph));
+    if (!m_graph)
+      CUIS_TRY(detail::capture_graph(
+          m_stream, [this] { return enqueue_step(); }, &m_graph));
     CUIS_CUDA_TRY(cudaGraphLaunch(m_graph, m_stream));
     return set_error(Error::success, "");
   }

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
-
 #include <vector>
 
 #include "cuis/nn/mlp_config.h"

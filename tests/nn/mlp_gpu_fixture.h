@@ -79,7 +79,10 @@ class MlpGpu : public Gpu {
     const Error e = m.train_step(b, stream);
     EXPECT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
     EXPECT_EQ(e, Error::success) << cuis::last_error_message();
-    if (!graph || e != Error::success) return nullptr;
+    if (!graph || e != Error::success) {
+      if (graph) cudaGraphDestroy(graph);
+      return nullptr;
+    }
     expect_no_allocation(graph, "a training step");
     cudaGraphExec_t exec = nullptr;
     EXPECT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
