@@ -23,6 +23,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/gemm_floor.h"
+#include "bench/step_timing.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/train/predictor_features.h"
@@ -119,54 +120,6 @@ cuis::TrainBatch batch_at(const Model& m, const Case& k, int64_t slot) {
   return b;
 }
 
-// Times STEPS calls of enqueue(k) per iteration with CUDA events; returns the
-// mean seconds per step, or a negative number after SkipWithError.
-template <class Enqueue>
-double time_steps(benchmark::State& state, Enqueue enqueue) {
-  double total = 0.0;
-  for (auto _ : state) {
-    cudaEventRecord(g_start, g_stream);
-    for (int k = 0; k < STEPS; ++k)
-      if (!enqueue(k)) {
-        state.SkipWithError(cuis::last_error_message().c_str());
-        return -1.0;
-      }
-    float ms = 0;
-    cudaError_t e = cudaEventRecord(g_stop, g_stream);
-    if (e == cudaSuccess) e = cudaEventSynchronize(g_stop);
-    if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, g_start, g_stop);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    if (e != cudaSuccess || !(ms > 0.0f)) {  // a zero time would make the loop run for ever
-      state.SkipWithError((std::string("timing failed: ") + cudaGetErrorString(e)).c_str());
-      return -1.0;
-    }
-    state.SetIterationTime(ms / 1e3 / STEPS);
-    total += ms / 1e3;
-  }
-  return total / (static_cast<double>(state.iterations()) * STEPS);
-}
-
-// Captures one train_step per batch slot (GRAPHS of them); false after SkipWithError.
-bool capture(Model& m, const Case& k, std::vector<cudaGraphExec_t>* execs, benchmark::State& state) {
-  for (int s = 0; s < GRAPHS; ++s) {
-    cudaGraph_t graph = nullptr;
-    cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal);
-    const cuis::Error e = m.mlp.train_step(batch_at(m, k, s), g_stream);
-    const cudaError_t ended = cudaStreamEndCapture(g_stream, &graph);  // ends it even when the step failed
-    cudaGraphExec_t exec = nullptr;
-    const bool ok =
-        e == cuis::Error::success && ended == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-    if (graph) cudaGraphDestroy(graph);
-    if (!ok) {
-      (void)cudaGetLastError();
-      state.SkipWithError(("capture failed: " + cuis::last_error_message()).c_str());
-      return false;
-    }
-    execs->push_back(exec);
-  }
-  return true;
-}
-
 // Args: backend (MlpBackend), case (index into cases()), tf32, graph.
 void BM_MlpStep(benchmark::State& state, int backend, int c, int tf32, int graph) {
   const Case k = cases()[c];
@@ -180,14 +133,18 @@ void BM_MlpStep(benchmark::State& state, int backend, int c, int tf32, int graph
   double seconds = -1.0;
   if (graph) {
     std::vector<cudaGraphExec_t> execs;
-    if (capture(*m, k, &execs, state)) {
+    if (cuis_bench::capture_steps(
+            state, m->mlp, g_stream, GRAPHS, [&](int s) { return batch_at(*m, k, s); }, &execs)) {
       for (auto exec : execs) cudaGraphLaunch(exec, g_stream);
-      seconds = time_steps(state, [&](int s) { return cudaGraphLaunch(execs[s % GRAPHS], g_stream) == cudaSuccess; });
+      seconds = cuis_bench::time_steps(state, g_stream, g_start, g_stop, STEPS, [&](int s) {
+        return cudaGraphLaunch(execs[s % GRAPHS], g_stream) == cudaSuccess;
+      });
     }
     for (auto exec : execs) cudaGraphExecDestroy(exec);
   } else {
-    seconds = time_steps(
-        state, [&](int s) { return m->mlp.train_step(batch_at(*m, k, s), g_stream) == cuis::Error::success; });
+    seconds = cuis_bench::time_steps(state, g_stream, g_start, g_stop, STEPS, [&](int s) {
+      return m->mlp.train_step(batch_at(*m, k, s), g_stream) == cuis::Error::success;
+    });
   }
   if (seconds <= 0.0) return;
   state.SetLabel(m->label);

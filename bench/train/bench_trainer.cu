@@ -20,6 +20,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/gemm_floor.h"
+#include "bench/step_timing.h"
 #include "cuis/device_buffer.h"
 #include "cuis/mlp.h"
 #include "cuis/trainer.h"
@@ -81,33 +82,6 @@ void report(benchmark::State& state, int64_t batch, double seconds_per_step) {
 
 constexpr int STEPS = 50;
 
-// Times STEPS calls of enqueue(k) per benchmark iteration with CUDA events and
-// reports the per-step figures; enqueue returns false to stop with an error.
-template <class Enqueue>
-void time_steps(benchmark::State& state, int64_t batch, Enqueue enqueue) {
-  double total = 0.0;
-  for (auto _ : state) {
-    cudaEventRecord(g_start, g_stream);
-    for (int k = 0; k < STEPS; ++k)
-      if (!enqueue(k)) {
-        state.SkipWithError(cuis::last_error_message().c_str());
-        return;
-      }
-    float ms = 0;
-    cudaError_t e = cudaEventRecord(g_stop, g_stream);
-    if (e == cudaSuccess) e = cudaEventSynchronize(g_stop);
-    if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, g_start, g_stop);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    if (e != cudaSuccess || !(ms > 0.0f)) {  // a zero time would make the loop run for ever
-      state.SkipWithError((std::string("timing failed: ") + cudaGetErrorString(e)).c_str());
-      return;
-    }
-    state.SetIterationTime(ms / 1e3 / STEPS);
-    total += ms / 1e3;
-  }
-  report(state, batch, total / (state.iterations() * STEPS));
-}
-
 void BM_TrainStep(benchmark::State& state) {
   const int64_t batch = state.range(0);
   Setup s;
@@ -117,8 +91,10 @@ void BM_TrainStep(benchmark::State& state) {
       state.SkipWithError(cuis::last_error_message().c_str());
       return;
     }
-  time_steps(state, batch,
-             [&](int k) { return s.mlp.train_step(batch_at(s, batch, k), g_stream) == cuis::Error::success; });
+  const double seconds = cuis_bench::time_steps(state, g_stream, g_start, g_stop, STEPS, [&](int k) {
+    return s.mlp.train_step(batch_at(s, batch, k), g_stream) == cuis::Error::success;
+  });
+  if (seconds > 0.0) report(state, batch, seconds);
 }
 
 // One captured step per batch slot; the graphs replayed back to back.
@@ -131,24 +107,14 @@ void BM_TrainStepGraph(benchmark::State& state) {
     state.SkipWithError(cuis::last_error_message().c_str());
     return;
   }
-  for (int k = 0; k < 4; ++k) {
-    cudaGraph_t graph = nullptr;
-    cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal);
-    const cuis::Error e = s.mlp.train_step(batch_at(s, batch, k), g_stream);
-    const cudaError_t ended = cudaStreamEndCapture(g_stream, &graph);  // ends it even when the step failed
-    cudaGraphExec_t exec = nullptr;
-    const bool ok =
-        e == cuis::Error::success && ended == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-    if (graph) cudaGraphDestroy(graph);
-    if (!ok) {
-      for (auto x : execs) cudaGraphExecDestroy(x);
-      state.SkipWithError("capture failed");
-      return;
-    }
-    execs.push_back(exec);
-  }
+  if (!cuis_bench::capture_steps(
+          state, s.mlp, g_stream, 4, [&](int k) { return batch_at(s, batch, k); }, &execs))
+    return;
   for (auto exec : execs) cudaGraphLaunch(exec, g_stream);
-  time_steps(state, batch, [&](int k) { return cudaGraphLaunch(execs[k % execs.size()], g_stream) == cudaSuccess; });
+  const double seconds = cuis_bench::time_steps(state, g_stream, g_start, g_stop, STEPS, [&](int k) {
+    return cudaGraphLaunch(execs[k % execs.size()], g_stream) == cudaSuccess;
+  });
+  if (seconds > 0.0) report(state, batch, seconds);
   for (auto exec : execs) cudaGraphExecDestroy(exec);
 }
 
