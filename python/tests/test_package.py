@@ -1,6 +1,6 @@
 """The package as installed: docstrings everywhere, the type stubs of the
 extension module present and current (regenerated with nanobind's stubgen
-and compared), py.typed, and the README's Python snippet."""
+and compared), py.typed, and the Python programs of README.md and docs/."""
 
 import importlib.util
 import inspect
@@ -69,28 +69,33 @@ def test_extension_needs_no_cuda_shared_library():
     assert not [n for n in needed if "cuda" in n or "cublas" in n], needed
 
 
-def _readme_snippets():
-    import os
-    import re
-
+def _doc_pages():
+    """README.md and docs/*.md of the source tree the tests run from."""
     from conftest import REPO
 
-    path = pathlib.Path(os.environ.get("CUIS_README", REPO / "README.md"))
-    text = path.read_text() if path.is_file() else ""
-    blocks = re.findall(r"```python\n", text)
-    snippets = re.findall(r"<!-- snippet: (\w+) -->\n```python\n(.*?)```", text, re.S)
-    return path, blocks, snippets
+    return [pathlib.Path(REPO) / "README.md"] + sorted((pathlib.Path(REPO) / "docs").glob("*.md"))
 
 
-def test_readme_python_snippets(tmp_path):
-    """Every ```python block of README.md is a complete program, marked
-    `<!-- snippet: NAME_cpu -->` (run here) or `NAME_gpu` (run where a GPU is)."""
+def test_doc_python_snippets(tmp_path):
+    """Every ```python block of README.md and docs/*.md is a complete program, marked
+    `<!-- snippet: NAME_cpu -->` (run here) or `NAME_gpu` (run where a GPU is); names are unique."""
+    import re
+
     from conftest import TORCH_CUDA
 
-    path, blocks, snippets = _readme_snippets()
-    if not blocks:
-        pytest.skip(f"{path.name} has no Python blocks yet")
-    assert len(snippets) == len(blocks), "mark every ```python block with <!-- snippet: NAME_cpu|NAME_gpu -->"
+    snippets = []
+    for page in _doc_pages():
+        if not page.is_file():
+            continue
+        text = page.read_text()
+        found = re.findall(r"<!-- snippet: (\w+) -->\n```python\n(.*?)```", text, re.S)
+        assert len(found) == len(re.findall(r"```python\n", text)), \
+            f"{page}: mark every ```python block with <!-- snippet: NAME_cpu|NAME_gpu -->"
+        snippets += found
+    if not snippets:
+        pytest.skip("README.md and docs/ have no Python blocks (a package installed without its sources)")
+    names = [n for n, _ in snippets]
+    assert len(set(names)) == len(names), f"snippet names repeat: {names}"
     ran = 0
     for name, code in snippets:
         assert name.endswith(("_cpu", "_gpu")), name

@@ -1,4 +1,4 @@
-// Reading a score file for cuis-sample (README "Score files" is the definition):
+// Reading a score file for cuis-sample (docs/cuis-sample.md "Score files" is the definition):
 //  - a name ending in .f32: raw little-endian float32, at least one, so a
 //    size that is a positive multiple of 4 bytes;
 //  - any other name: text, one decimal number per line. LF or CRLF line ends;

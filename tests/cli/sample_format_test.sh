@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cuis-sample's score files (README "Score files"): every rule of the text
+# cuis-sample's score files (docs/cuis-sample.md "Score files"): every rule of the text
 # format, the .f32 format, and a one-line error naming the file (and the
 # line) for everything refused.
 set -u

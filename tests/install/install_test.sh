@@ -2,12 +2,13 @@
 # Installs the built package to a temporary prefix, checks that every tool
 # README documents is installed, then builds tests/install/consumer against
 # it with find_package(cuis): the consumer program and every code snippet of
-# README.md (each ```cpp block follows a `<!-- snippet: NAME -->` line), with
+# README.md and docs/*.md (each ```cpp block follows a `<!-- snippet: NAME -->`
+# line; names are unique across the pages), with
 # warnings as errors. Runs the consumer and the NAME_cpu snippets; the
 # NAME_gpu snippets run only where a GPU is present.
-# Usage: install_test.sh BUILD CONSUMER_DIR CUDA_ARCHS README
+# Usage: install_test.sh BUILD CONSUMER_DIR CUDA_ARCHS REPO
 set -eu
-build=$1 consumer=$2 archs=$3 readme=$4
+build=$1 consumer=$2 archs=$3 repo=$4
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cmake --install "$build" --prefix "$dir/prefix" >/dev/null
@@ -15,16 +16,23 @@ for tool in cuis-sample cuis-train cuis-demo; do
   [ -x "$dir/prefix/bin/$tool" ] || { echo "install: $tool is not installed"; exit 1; }
 done
 cp -r "$consumer" "$dir/src"
-python3 - "$readme" "$dir/src/snippets" <<'PY'
-import os, re, sys
-text = open(sys.argv[1]).read()
+python3 - "$repo" "$dir/src/snippets" <<'PY'
+import glob, os, re, sys
 os.makedirs(sys.argv[2])
-blocks = re.findall(r"```cpp\n", text)
-snippets = re.findall(r"<!-- snippet: (\w+) -->\n```cpp\n(.*?)```", text, re.S)
-if len(snippets) != len(blocks):
-    sys.exit(f"install: README has {len(blocks)} C++ blocks but {len(snippets)} marked snippets: mark every block")
-if len(snippets) < 4:
-    sys.exit(f"install: only {len(snippets)} snippets found in README")
+pages = [os.path.join(sys.argv[1], "README.md")] + sorted(glob.glob(os.path.join(sys.argv[1], "docs", "*.md")))
+snippets = []
+for page in pages:
+    text = open(page).read()
+    blocks = re.findall(r"```cpp\n", text)
+    found = re.findall(r"<!-- snippet: (\w+) -->\n```cpp\n(.*?)```", text, re.S)
+    if len(found) != len(blocks):
+        sys.exit(f"install: {page} has {len(blocks)} C++ blocks but {len(found)} marked snippets: mark every block")
+    snippets += found
+names = [n for n, _ in snippets]
+if len(set(names)) != len(names):
+    sys.exit(f"install: snippet names repeat across the pages: {sorted(n for n in set(names) if names.count(n) > 1)}")
+if len(snippets) < 5:
+    sys.exit(f"install: only {len(snippets)} snippets found in README.md and docs/")
 for name, code in snippets:
     if not (name.endswith("_cpu") or name.endswith("_gpu")):
         sys.exit(f"install: snippet {name} must end in _cpu or _gpu")

@@ -24,7 +24,7 @@ enum class OptimizerKind : int32_t { sgd = 0, adam = 1 };
 // product). Everything outside the GEMMs stays FP32 either way.
 enum class Math : int32_t { fp32 = 0, tf32 = 1 };
 
-// The library that runs the dense layers' GEMMs on the GPU (README "MLP
+// The library that runs the dense layers' GEMMs on the GPU (docs/trainer.md "MLP
 // backends"): cuBLAS GEMMs with cuis's own bias / activation / derivative
 // kernels; cuBLASLt with those fused into the GEMMs' epilogues; or cuDNN's
 // graph API, one fused graph per layer and pass. All three compute the same
@@ -37,7 +37,7 @@ const char* backend_name(MlpBackend b);
 Error parse_backend(const char* text, MlpBackend* out);
 
 struct MlpShape {
-  std::vector<int32_t> sizes;  // inputs, hidden..., outputs; e.g. {784, 512, 512, 10}
+  std::vector<int32_t> sizes;                // inputs, hidden..., outputs; e.g. {784, 512, 512, 10}
   Activation activation = Activation::relu;  // after every layer but the last
   LossKind loss = LossKind::cross_entropy;
 };
@@ -47,7 +47,7 @@ struct MlpShape {
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::adam;
   float lr = 1e-3f;
-  float momentum = 0.9f;      // SGD
+  float momentum = 0.9f;  // SGD
   float weight_decay = 0.0f;
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // Adam
 };
@@ -71,15 +71,15 @@ int64_t optimizer_state_count(OptimizerKind kind, int64_t params);
 // One training step's input. Pointers are device memory for cuis::Mlp and
 // host memory for cuis::ref::Mlp.
 struct TrainBatch {
-  const float* data = nullptr;      // [rows, sizes[0]] features of the whole dataset
+  const float* data = nullptr;  // [rows, sizes[0]] features of the whole dataset
   int64_t rows = 0;
-  const int32_t* labels = nullptr;  // [rows] class labels (cross-entropy)
-  const float* targets = nullptr;   // [rows] regression targets (squared error)
-  const int64_t* indices = nullptr; // [batch] dataset rows of this batch (e.g. from cuis::sample); null: 0..batch-1
-  const float* weights = nullptr;   // [batch] per-sample weights (importance weights), or null for 1
+  const int32_t* labels = nullptr;   // [rows] class labels (cross-entropy)
+  const float* targets = nullptr;    // [rows] regression targets (squared error)
+  const int64_t* indices = nullptr;  // [batch] dataset rows of this batch (e.g. from cuis::sample); null: 0..batch-1
+  const float* weights = nullptr;    // [batch] per-sample weights (importance weights), or null for 1
   int64_t batch = 0;
-  float* loss = nullptr;            // out [batch]: each sample's loss before the step, or null
-  float* grad_norm = nullptr;       // out [batch]: ||softmax - onehot|| (cross-entropy), or null
+  float* loss = nullptr;       // out [batch]: each sample's loss before the step, or null
+  float* grad_norm = nullptr;  // out [batch]: ||softmax - onehot|| (cross-entropy), or null
 };
 
 // Seeded initialisation, identical for both paths: W ~ U(-a, a) with
