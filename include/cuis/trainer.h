@@ -102,9 +102,10 @@ class Trainer {
   // How well the sampler's scores rank the training set: Spearman's rank
   // correlation between the score every training sample would get now
   // (predicted loss, cached loss, or for loss / gnorm the network's own) and
-  // its true current loss under the main network. A study instrument (it
-  // scores the whole training set twice); the CPU engine only so far
-  // (invalid_argument on the CUDA engine and for the uniform sampler).
+  // its true current loss under the main network. A study instrument, not
+  // part of a step: it scores the whole training set twice, and the CUDA
+  // engine allocates its buffers at the first call and waits for its stream
+  // (invalid_argument for the uniform sampler).
   virtual Error score_quality(double* spearman) = 0;
   virtual const char* engine() const = 0;
   // What the main network's dense layers run on: "cpu" (the CPU engine), or

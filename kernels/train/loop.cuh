@@ -2,8 +2,9 @@
 // networks in every step: they merge each stage's status into the run's first
 // error, compute tau and the importance-sampling decision, choose the batch,
 // build the loss predictor's features and update the loss histories. All of
-// the loop's state is LoopDevice, in device memory, so that a captured step
-// replays without the host. Included by src/train/cuda_trainer.cu only.
+// the loop's state is LoopDevice (kernels/train/loop_state.h), in device
+// memory, so that a captured step replays without the host. Included by
+// src/train/cuda_trainer.cu only.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -13,38 +14,13 @@
 #include "cuis/sampler.h"
 #include "cuis/train/predictor_features.h"
 #include "cuis/trainer.h"
+#include "kernels/train/loop_state.h"
 #include "train/trainer_common.h"
 
 namespace cuis {
 namespace kernels {
 
 constexpr int LOOP_THREADS = 256;
-
-struct LoopDevice {
-  double batch_loss, mean_loss, tau;
-  float mean_loss_f;  // what the sampler's adaptive smoothing reads
-  int tau_seen, importance;
-  unsigned long long step;
-  int failed;  // a stage reported a problem: the loop kernels stop changing state
-  int reserved;
-  RngState candidates, draws;  // this step's streams: offsets step * (uniform draws per step) and step * B
-};
-
-// The loop state after `step` steps (the RNG offsets follow from the step and
-// the uniform draws per step).
-inline LoopDevice loop_at(const TrainerStats& s, bool tau_seen, const detail::RunSeeds& seeds, int64_t draws, int64_t b) {
-  return LoopDevice{s.batch_loss,
-                    s.mean_loss,
-                    s.tau,
-                    static_cast<float>(s.mean_loss),
-                    tau_seen ? 1 : 0,
-                    s.importance ? 1 : 0,
-                    s.step,
-                    0,
-                    0,
-                    RngState{seeds.candidates, s.step * static_cast<uint64_t>(draws)},
-                    RngState{seeds.draws, s.step * static_cast<uint64_t>(b)}};
-}
 
 // Copies a stage's status into the run's first error (once), and marks the
 // loop failed. Called by one thread of the loop kernels that follow a stage.

@@ -87,7 +87,7 @@ const Option OPTIONS[] = {
      "standard: every feature to mean 0, deviation 1 (the training split's); none: pixels in [0, 1]"},
     {"--sampler", "uniform|loss|gnorm|predicted|cache", "uniform",
      "how each batch is drawn (cache: by each sample's last observed loss)"},
-    {"--predictor-log", "on|off", "off", "predicted: the loss predictor learns and reads log losses (CPU engine)"},
+    {"--predictor-log", "on|off", "off", "predicted: the loss predictor learns and reads log losses"},
     {"--k", "K", "0.5", "importance weight exponent: weights (1/(N p))^k; 1 is unbiased"},
     {"--smooth", "C", "0", "additive smoothing of the scores"},
     {"--adaptive-smooth", "C", "0", "smoothing by C times the running mean batch loss"},
@@ -117,7 +117,7 @@ const Option OPTIONS[] = {
     {"--log", "FILE", "", "CSV log of every evaluation (default: none)"},
     {"--eval-scores", "on|off", "off",
      "at every evaluation also log score_rank_corr: Spearman's correlation of the sampler's scores of the whole "
-     "training set with the true losses (CPU engine)"},
+     "training set with the true losses (scores the training set twice per evaluation)"},
     {"--checkpoint", "FILE", "", "write the run's state (one file) at every evaluation (default: none)"},
     {"--resume", "FILE", "", "continue the run a --checkpoint file holds (default: a new run)"},
 };
