@@ -1,5 +1,5 @@
-// cuis-demo: a short demonstration of the sampler (the README's main job
-// until the trainer lands). Part 1 shows the precision problem cuis exists to
+// cuis-demo: a short demonstration of the sampler's exactness and weights
+// (scripts/demo, the README's main job, trains instead). Part 1 shows the precision problem cuis exists to
 // solve; part 2 draws loss-proportional batches with the paper's weights.
 // Uses the GPU when present (and checks it against the CPU reference), else
 // the CPU reference alone. Takes no arguments but --help; anything else is

@@ -256,8 +256,7 @@ class CpuTrainer final : public detail::EngineBase {
     } else {
       score = m_cfg.sampler == SamplerKind::gnorm ? norm : loss;
     }
-    *spearman = detail::spearman(score, loss);
-    return set_error(Error::success, "");
+    return detail::rank_correlation(score, loss, spearman);
   }
 
   // The predictor learns the batch's observed losses from the histories as they
@@ -286,8 +285,9 @@ class CpuTrainer final : public detail::EngineBase {
       float* hist = &m_history[m_indices[j] * h];
       std::copy(hist + 1, hist + h, hist);
       // The predictor's histories hold losses as it sees them (log with predictor_log); the cache's raw losses.
-      hist[h - 1] = m_cfg.sampler == SamplerKind::predicted ? detail::predictor_input(m_batch_loss[j], m_cfg.predictor_log)
-                                                            : m_batch_loss[j];
+      hist[h - 1] = m_cfg.sampler == SamplerKind::predicted
+                        ? detail::predictor_input(m_batch_loss[j], m_cfg.predictor_log)
+                        : m_batch_loss[j];
       m_seen[m_indices[j]] = std::min(m_seen[m_indices[j]] + 1, h);
     }
     return set_error(Error::success, "");
@@ -329,9 +329,11 @@ Error make_cpu_trainer(const TrainConfig& config, const DataSplit* data, std::un
     const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
     if (have > 0 && need > have) {
       char b[200];
-      std::snprintf(b, sizeof b, "the CPU engine needs about %.1f GiB for this network (%.3g parameters), more than "
-                    "this machine's %.1f GiB of memory", need / 1073741824.0,
-                    static_cast<double>(param_count(detail::main_shape(config, data->train))), have / 1073741824.0);
+      std::snprintf(b, sizeof b,
+                    "the CPU engine needs about %.1f GiB for this network (%.3g parameters), more than "
+                    "this machine's %.1f GiB of memory",
+                    need / 1073741824.0, static_cast<double>(param_count(detail::main_shape(config, data->train))),
+                    have / 1073741824.0);
       return set_error(Error::out_of_memory, b);
     }
     auto t = std::make_unique<CpuTrainer>(config, data);

@@ -242,34 +242,40 @@ Error CudaTrainer::learn_losses() {
 // at a time), ranked on the host. An evaluation: it allocates its buffers at
 // the first call and waits.
 Error CudaTrainer::do_score_quality(double* spearman) {
-  const int64_t n = m_data->train.rows, p = candidates_per_step(m_cfg, n);
-  if (m_all_loss.size() != static_cast<size_t>(n)) {
-    std::vector<int64_t> rows(static_cast<size_t>(n));
-    std::iota(rows.begin(), rows.end(), int64_t{0});
-    CUIS_TRY(upload(&m_all_rows, rows));
-    CUIS_TRY(m_all_loss.resize(rows.size()));
-    CUIS_TRY(m_all_norm.resize(rows.size()));
-    CUIS_TRY(m_all_scores.resize(rows.size()));
+  const int64_t n = m_data->train.rows;
+  const size_t un = static_cast<size_t>(n);
+  const bool table = keeps_history(m_cfg), gnorm = m_cfg.sampler == SamplerKind::gnorm;
+  if (m_quality_status.size() != 1) {  // allocated last: a failed allocation is retried whole
+    CUIS_TRY(m_all_loss.resize(un));
+    if (gnorm) CUIS_TRY(m_all_norm.resize(un));
+    if (table) {
+      std::vector<int64_t> rows(un);
+      std::iota(rows.begin(), rows.end(), int64_t{0});
+      CUIS_TRY(upload(&m_all_rows, rows));
+      CUIS_TRY(m_all_scores.resize(un));
+      CUIS_CUDA_TRY(cudaDeviceSynchronize());  // the upload has landed: m_stream does not wait for it
+    }
     CUIS_TRY(m_quality_status.resize(1));
   }
   CUIS_CUDA_TRY(cudaMemsetAsync(m_quality_status.data(), 0, sizeof(DeviceStatus), m_stream));
-  CUIS_TRY(m_main.score(m_x.data(), n, m_labels.data(), nullptr, nullptr, n, m_all_loss.data(), m_all_norm.data(),
-                        m_quality_status.data(), m_stream));
-  const float* scores = m_cfg.sampler == SamplerKind::gnorm ? m_all_norm.data() : m_all_loss.data();
-  if (keeps_history(m_cfg)) {
-    for (int64_t at = 0; at < n; at += p)
-      CUIS_TRY(score_rows(m_all_rows.data() + at, std::min(p, n - at), m_all_scores.data() + at, nullptr, nullptr));
+  CUIS_TRY(m_main.score(m_x.data(), n, m_labels.data(), nullptr, nullptr, n, m_all_loss.data(),
+                        gnorm ? m_all_norm.data() : nullptr, m_quality_status.data(), m_stream));
+  const float* scores = gnorm ? m_all_norm.data() : m_all_loss.data();
+  if (table) {
+    // The predictor's features and predictions hold P rows; the cache reads its table for any count.
+    const int64_t chunk = m_cfg.sampler == SamplerKind::predicted ? candidates_per_step(m_cfg, n) : n;
+    for (int64_t at = 0; at < n; at += chunk)
+      CUIS_TRY(score_rows(m_all_rows.data() + at, std::min(chunk, n - at), m_all_scores.data() + at, nullptr, nullptr));
     scores = m_all_scores.data();
   }
-  std::vector<float> loss(static_cast<size_t>(n)), score(static_cast<size_t>(n));
+  std::vector<float> loss(un), score(un);
   DeviceStatus st{};
-  CUIS_CUDA_TRY(cudaMemcpyAsync(loss.data(), m_all_loss.data(), n * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
-  CUIS_CUDA_TRY(cudaMemcpyAsync(score.data(), scores, n * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
+  CUIS_CUDA_TRY(cudaMemcpyAsync(loss.data(), m_all_loss.data(), un * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
+  CUIS_CUDA_TRY(cudaMemcpyAsync(score.data(), scores, un * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
   CUIS_CUDA_TRY(cudaMemcpyAsync(&st, m_quality_status.data(), sizeof st, cudaMemcpyDeviceToHost, m_stream));
   CUIS_CUDA_TRY(cudaStreamSynchronize(m_stream));
   if (st.code != Error::success) return set_error(st.code, "score_quality: " + describe(st));
-  *spearman = detail::spearman(score, loss);
-  return set_error(Error::success, "");
+  return rank_correlation(score, loss, spearman);
 }
 
 }  // namespace detail

@@ -17,22 +17,33 @@
 namespace cuis {
 
 bool parse_sampler(const std::string& name, SamplerKind* out) {
-  if (name == "uniform") *out = SamplerKind::uniform;
-  else if (name == "loss") *out = SamplerKind::loss;
-  else if (name == "gnorm") *out = SamplerKind::gnorm;
-  else if (name == "predicted") *out = SamplerKind::predicted;
-  else if (name == "cache") *out = SamplerKind::cache;
-  else return false;
+  if (name == "uniform")
+    *out = SamplerKind::uniform;
+  else if (name == "loss")
+    *out = SamplerKind::loss;
+  else if (name == "gnorm")
+    *out = SamplerKind::gnorm;
+  else if (name == "predicted")
+    *out = SamplerKind::predicted;
+  else if (name == "cache")
+    *out = SamplerKind::cache;
+  else
+    return false;
   return true;
 }
 
 const char* sampler_name(SamplerKind k) {
   switch (k) {
-    case SamplerKind::uniform: return "uniform";
-    case SamplerKind::loss: return "loss";
-    case SamplerKind::gnorm: return "gnorm";
-    case SamplerKind::predicted: return "predicted";
-    case SamplerKind::cache: return "cache";
+    case SamplerKind::uniform:
+      return "uniform";
+    case SamplerKind::loss:
+      return "loss";
+    case SamplerKind::gnorm:
+      return "gnorm";
+    case SamplerKind::predicted:
+      return "predicted";
+    case SamplerKind::cache:
+      return "cache";
   }
   return "?";
 }
@@ -55,8 +66,8 @@ Error data_identity(const DataSplit& data, DataIdentity* out) {
     int i = 0;
     for (const Dataset* s : {&data.train, &data.test}) {
       parts[i++] = detail::fnv1a(reinterpret_cast<const unsigned char*>(s->x.data()), s->x.size() * sizeof(float));
-      parts[i++] = detail::fnv1a(reinterpret_cast<const unsigned char*>(s->labels.data()),
-                                 s->labels.size() * sizeof(int32_t));
+      parts[i++] =
+          detail::fnv1a(reinterpret_cast<const unsigned char*>(s->labels.data()), s->labels.size() * sizeof(int32_t));
     }
     d.checksum = detail::fnv1a(reinterpret_cast<const unsigned char*>(parts), sizeof parts);
     *out = std::move(d);
@@ -129,11 +140,11 @@ Error compare_configs(const TrainConfig& a, const TrainConfig& b, ConfigDifferen
            (adam && (same("optimizer.beta1", oa.beta1, ob.beta1) || same("optimizer.beta2", oa.beta2, ob.beta2) ||
                      same("optimizer.eps", oa.eps, ob.eps))) ||
            same("math", std::string(math_text(a.math)), math_text(b.math)) ||
-           (scoring && (same("k", a.k, b.k) || same("smooth", a.smooth, b.smooth) ||
-                        same("adaptive_smooth", a.adaptive_smooth, b.adaptive_smooth) ||
-                        same("power", a.power, b.power) ||
-                        same("presample", presample_text(a.presample), presample_text(b.presample)) ||
-                        same("warmup", a.warmup, b.warmup) || same("tau_th", a.tau_th, b.tau_th))) ||
+           (scoring &&
+            (same("k", a.k, b.k) || same("smooth", a.smooth, b.smooth) ||
+             same("adaptive_smooth", a.adaptive_smooth, b.adaptive_smooth) || same("power", a.power, b.power) ||
+             same("presample", presample_text(a.presample), presample_text(b.presample)) ||
+             same("warmup", a.warmup, b.warmup) || same("tau_th", a.tau_th, b.tau_th))) ||
            (detail::keeps_history(a) && same("history", int64_t{a.history}, int64_t{b.history})) ||
            (a.sampler == SamplerKind::predicted &&
             (same("predictor_hidden", a.predictor_hidden, b.predictor_hidden) ||
@@ -207,6 +218,17 @@ double spearman(const std::vector<float>& a, const std::vector<float>& b) {
   return saa > 0.0 && sbb > 0.0 ? sab / std::sqrt(saa * sbb) : 0.0;
 }
 
+Error rank_correlation(const std::vector<float>& scores, const std::vector<float>& losses, double* out) {
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (!std::isfinite(scores[i]) || !std::isfinite(losses[i]))
+      return set_error(Error::non_finite_value, "score_quality: row " + std::to_string(i) + " has score " +
+                                                    std::to_string(scores[i]) + " and loss " +
+                                                    std::to_string(losses[i]) + ": only finite values are ranked");
+  }
+  *out = spearman(scores, losses);
+  return set_error(Error::success, "");
+}
+
 bool keeps_history(const TrainConfig& c) {
   return c.sampler == SamplerKind::predicted || c.sampler == SamplerKind::cache;
 }
@@ -222,11 +244,13 @@ int64_t uniform_draws_per_step(const TrainConfig& c, int64_t rows) {
 }
 
 Error check_config(const TrainConfig& c, const DataSplit& d) {
-  if (d.train.rows <= 0 || d.test.rows <= 0) return set_error(Error::empty_input, "the training or test split is empty");
+  if (d.train.rows <= 0 || d.test.rows <= 0)
+    return set_error(Error::empty_input, "the training or test split is empty");
   if (d.train.features != d.test.features) return set_error(Error::shape_mismatch, "train and test features differ");
   if (c.sampler != SamplerKind::uniform && c.sampler != SamplerKind::loss && c.sampler != SamplerKind::gnorm &&
       c.sampler != SamplerKind::predicted && c.sampler != SamplerKind::cache)
-    return set_error(Error::invalid_argument, "sampler " + std::to_string(static_cast<int>(c.sampler)) + " is not a SamplerKind");
+    return set_error(Error::invalid_argument,
+                     "sampler " + std::to_string(static_cast<int>(c.sampler)) + " is not a SamplerKind");
   for (const Dataset* s : {&d.train, &d.test}) {
     if (s->features < 1 || s->classes < 1)
       return set_error(Error::shape_mismatch, s->name + ": features and classes must be positive");
@@ -234,17 +258,18 @@ Error check_config(const TrainConfig& c, const DataSplit& d) {
         s->labels.size() != static_cast<uint64_t>(s->rows))
       return set_error(Error::shape_mismatch, s->name + ": " + std::to_string(s->x.size()) + " features and " +
                                                   std::to_string(s->labels.size()) + " labels for " +
-                                                  std::to_string(s->rows) + " rows of " +
-                                                  std::to_string(s->features));
+                                                  std::to_string(s->rows) + " rows of " + std::to_string(s->features));
   }
-  if (c.batch < 1 || c.batch > (int64_t{1} << 20)) return set_error(Error::invalid_argument, "batch must be in [1, 2^20]");
+  if (c.batch < 1 || c.batch > (int64_t{1} << 20))
+    return set_error(Error::invalid_argument, "batch must be in [1, 2^20]");
   if (c.sampler != SamplerKind::uniform && c.presample != PRESAMPLE_ALL &&
       (c.presample < 1 || c.presample > (int64_t{1} << 24)))
     return set_error(Error::invalid_argument, "presample must be in [1, 2^24] or PRESAMPLE_ALL");
   if (whole_set(c) && d.train.rows > (int64_t{1} << 24))
     return set_error(Error::invalid_argument, "presample all: the training set has more than 2^24 rows");
   if (c.warmup < 0) return set_error(Error::invalid_argument, "warmup must be >= 0");
-  if (!(c.tau_th >= 0.0f) || !std::isfinite(c.tau_th)) return set_error(Error::invalid_argument, "tau threshold must be >= 0");
+  if (!(c.tau_th >= 0.0f) || !std::isfinite(c.tau_th))
+    return set_error(Error::invalid_argument, "tau threshold must be >= 0");
   if (c.history < 1 || c.history > 1000) return set_error(Error::invalid_argument, "history must be in [1, 1000]");
   SampleOptions o;
   o.weighting = Weighting::biased;

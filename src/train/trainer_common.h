@@ -33,6 +33,9 @@ int64_t candidates_per_step(const TrainConfig& c, int64_t rows);
 // Spearman's rank correlation of a and b (ties get their mean rank; 0 when
 // either is constant).
 double spearman(const std::vector<float>& a, const std::vector<float>& b);
+// score_quality's result: spearman(scores, losses), or non_finite_value naming
+// the first NaN or infinite score or loss (ranks of NaN are undefined).
+Error rank_correlation(const std::vector<float>& scores, const std::vector<float>& losses, double* out);
 // Whether the loop keeps each sample's loss history (predicted, cache).
 bool keeps_history(const TrainConfig& c);
 // Whether the candidates are the whole training set, in order.

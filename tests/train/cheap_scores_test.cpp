@@ -34,6 +34,19 @@ TEST(Spearman, RanksWithTies) {
   EXPECT_DOUBLE_EQ(cuis::detail::spearman({0.1f, 3, 0.5f, 7}, {1, 4, 2, 9}), 1.0);
 }
 
+// score_quality's ranking refuses what has no rank (a diverged predictor's NaN),
+// naming the row, and leaves the output alone.
+TEST(Spearman, NonFiniteValuesAreErrors) {
+  double rho = 0.25;
+  EXPECT_EQ(cuis::detail::rank_correlation({1, NAN, 3}, {1, 2, 3}, &rho), Error::non_finite_value);
+  EXPECT_NE(cuis::last_error_message().find("row 1"), std::string::npos) << cuis::last_error_message();
+  EXPECT_EQ(cuis::detail::rank_correlation({1, 2, 3}, {1, 2, INFINITY}, &rho), Error::non_finite_value);
+  EXPECT_NE(cuis::last_error_message().find("row 2"), std::string::npos) << cuis::last_error_message();
+  EXPECT_EQ(rho, 0.25);
+  ASSERT_EQ(cuis::detail::rank_correlation({3, 1, 2}, {30, 10, 20}, &rho), Error::success);
+  EXPECT_DOUBLE_EQ(rho, 1.0);
+}
+
 // With the whole training set as candidates, step 1's scores show the cache:
 // the rows of step 0's batch score their observed loss (their mean over the
 // batch is step 0's batch loss), every other row the running mean loss; at
