@@ -243,30 +243,16 @@ int64_t uniform_draws_per_step(const TrainConfig& c, int64_t rows) {
   return whole_set(c) ? c.batch : candidates_per_step(c, rows);
 }
 
-Error check_config(const TrainConfig& c, const DataSplit& d) {
-  if (d.train.rows <= 0 || d.test.rows <= 0)
-    return set_error(Error::empty_input, "the training or test split is empty");
-  if (d.train.features != d.test.features) return set_error(Error::shape_mismatch, "train and test features differ");
+Error check_settings(const TrainConfig& c) {
   if (c.sampler != SamplerKind::uniform && c.sampler != SamplerKind::loss && c.sampler != SamplerKind::gnorm &&
       c.sampler != SamplerKind::predicted && c.sampler != SamplerKind::cache)
     return set_error(Error::invalid_argument,
                      "sampler " + std::to_string(static_cast<int>(c.sampler)) + " is not a SamplerKind");
-  for (const Dataset* s : {&d.train, &d.test}) {
-    if (s->features < 1 || s->classes < 1)
-      return set_error(Error::shape_mismatch, s->name + ": features and classes must be positive");
-    if (s->x.size() != static_cast<uint64_t>(s->rows) * static_cast<uint64_t>(s->features) ||
-        s->labels.size() != static_cast<uint64_t>(s->rows))
-      return set_error(Error::shape_mismatch, s->name + ": " + std::to_string(s->x.size()) + " features and " +
-                                                  std::to_string(s->labels.size()) + " labels for " +
-                                                  std::to_string(s->rows) + " rows of " + std::to_string(s->features));
-  }
   if (c.batch < 1 || c.batch > (int64_t{1} << 20))
     return set_error(Error::invalid_argument, "batch must be in [1, 2^20]");
   if (c.sampler != SamplerKind::uniform && c.presample != PRESAMPLE_ALL &&
       (c.presample < 1 || c.presample > (int64_t{1} << 24)))
     return set_error(Error::invalid_argument, "presample must be in [1, 2^24] or PRESAMPLE_ALL");
-  if (whole_set(c) && d.train.rows > (int64_t{1} << 24))
-    return set_error(Error::invalid_argument, "presample all: the training set has more than 2^24 rows");
   if (c.warmup < 0) return set_error(Error::invalid_argument, "warmup must be >= 0");
   if (!(c.tau_th >= 0.0f) || !std::isfinite(c.tau_th))
     return set_error(Error::invalid_argument, "tau threshold must be >= 0");
@@ -278,8 +264,27 @@ Error check_config(const TrainConfig& c, const DataSplit& d) {
   o.adaptive_smooth = c.adaptive_smooth;
   o.power = c.power;
   if (const Error e = validate_options(o); e != Error::success) return e;
+  return validate_optimizer(c.optimizer);
+}
+
+Error check_config(const TrainConfig& c, const DataSplit& d) {
+  if (d.train.rows <= 0 || d.test.rows <= 0)
+    return set_error(Error::empty_input, "the training or test split is empty");
+  if (d.train.features != d.test.features) return set_error(Error::shape_mismatch, "train and test features differ");
+  CUIS_TRY(check_settings(c));
+  for (const Dataset* s : {&d.train, &d.test}) {
+    if (s->features < 1 || s->classes < 1)
+      return set_error(Error::shape_mismatch, s->name + ": features and classes must be positive");
+    if (s->x.size() != static_cast<uint64_t>(s->rows) * static_cast<uint64_t>(s->features) ||
+        s->labels.size() != static_cast<uint64_t>(s->rows))
+      return set_error(Error::shape_mismatch, s->name + ": " + std::to_string(s->x.size()) + " features and " +
+                                                  std::to_string(s->labels.size()) + " labels for " +
+                                                  std::to_string(s->rows) + " rows of " + std::to_string(s->features));
+  }
+  if (whole_set(c) && d.train.rows > (int64_t{1} << 24))
+    return set_error(Error::invalid_argument, "presample all: the training set has more than 2^24 rows");
   if (const Error e = validate_shape(main_shape(c, d.train)); e != Error::success) return e;
-  if (const Error e = validate_optimizer(c.optimizer); e != Error::success) return e;
+  if (c.sampler == SamplerKind::predicted) return validate_shape(predictor_shape(c, d.train));
   return set_error(Error::success, "");
 }
 

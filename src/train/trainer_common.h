@@ -25,6 +25,9 @@ MlpShape main_shape(const TrainConfig& c, const Dataset& d);
 MlpShape predictor_shape(const TrainConfig& c, const Dataset& d);
 // Checks the configuration against the data; a clear error for each problem.
 Error check_config(const TrainConfig& c, const DataSplit& d);
+// The part of check_config that needs no data (also run on a checkpoint's
+// stored configuration before any size is derived from it).
+Error check_settings(const TrainConfig& c);
 // The sampler options of step `step` (RNG offset step * batch).
 SampleOptions sample_options(const TrainConfig& c, uint64_t draws_seed, uint64_t step, float mean_loss);
 // Candidates per step: P for scoring samplers (N = rows with PRESAMPLE_ALL),

@@ -3,6 +3,8 @@
 #include "train/trainer_state.h"
 
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "core/binary_io.h"
 #include "core/error_detail.h"
@@ -58,7 +60,8 @@ bool get_config(ByteReader* r, uint32_t version, TrainConfig* c) {
   for (float* f : {&o.lr, &o.momentum, &o.weight_decay, &o.beta1, &o.beta2, &o.eps}) ok = ok && r->get(f);
   ok = ok && r->get(&c->seed) && r->get(&c->history) && r->get_vector(&c->predictor_hidden) && r->get(&graph) &&
        r->get(&math) && (version < 2 || r->get(&predictor_log));
-  if (!ok || sampler < 0 || sampler > (version < 2 ? 3 : 4) || act < 0 || act > 1 || kind < 0 || kind > 1 || math < 0 || math > 1)
+  if (!ok || sampler < 0 || sampler > (version < 2 ? 3 : 4) || act < 0 || act > 1 || kind < 0 || kind > 1 || math < 0 ||
+      math > 1)
     return false;
   c->sampler = static_cast<SamplerKind>(sampler);
   c->activation = static_cast<Activation>(act);
@@ -99,7 +102,7 @@ bool same_shape(const MlpShape& a, const MlpShape& b) {
 
 }  // namespace
 
-Error write_trainer_file(const std::string& path, const TrainerFile& f) {
+Error trainer_file_image(const TrainerFile& f, std::vector<unsigned char>* out) {
   const TrainerCheckpoint& h = f.head;
   const LoopState& s = f.loop;
   std::vector<unsigned char> main, predictor;
@@ -124,12 +127,23 @@ Error write_trainer_file(const std::string& path, const TrainerFile& f) {
   w.put_vector(s.history);
   w.put_vector(s.seen);
   w.seal();
-  return write_file_atomically(path, w.bytes);
+  *out = std::move(w.bytes);
+  return set_error(Error::success, "");
+}
+
+Error write_trainer_file(const std::string& path, const TrainerFile& f) {
+  std::vector<unsigned char> bytes;
+  CUIS_TRY(trainer_file_image(f, &bytes));
+  return write_file_atomically(path, bytes);
 }
 
 Error read_trainer_file(const std::string& path, TrainerFile* out) {
   std::vector<unsigned char> b;
   CUIS_TRY(read_whole_file(path, &b));
+  return parse_trainer_file(b, path, out);
+}
+
+Error parse_trainer_file(const std::vector<unsigned char>& b, const std::string& path, TrainerFile* out) {
   auto corrupt = [&](const std::string& why) { return set_error(Error::corrupt_checkpoint, path + ": " + why); };
   if (is_network_image(b))
     return corrupt(
@@ -157,6 +171,12 @@ Error read_trainer_file(const std::string& path, TrainerFile* out) {
   s.tau_seen = tau_seen != 0;
   s.has_predictor = has_predictor != 0;
   h.stats = s.stats;
+  // Nothing is derived from the stored settings and sizes before they are checked.
+  if (check_settings(h.config) != Error::success)
+    return corrupt("invalid configuration (" + last_error_message() + ")");
+  if (h.data.features < 1 || h.data.features > (1 << 20) || h.data.classes < 1 || h.data.classes > (1 << 20))
+    return corrupt("invalid data sizes (" + std::to_string(h.data.features) + " features, " +
+                   std::to_string(h.data.classes) + " classes)");
   CUIS_TRY(parse_network_image(main, path + " (main network)", &h.network));
   if (s.has_predictor) CUIS_TRY(parse_network_image(predictor, path + " (loss predictor)", &s.predictor));
   // The parts agree with each other and with the stored configuration.

@@ -31,6 +31,10 @@ struct TrainerFile {
 
 Error write_trainer_file(const std::string& path, const TrainerFile& f);
 Error read_trainer_file(const std::string& path, TrainerFile* out);
+// The file's bytes, and back (name: what messages call it). parse_ checks
+// everything read_ does; *out is only written on success.
+Error trainer_file_image(const TrainerFile& f, std::vector<unsigned char>* out);
+Error parse_trainer_file(const std::vector<unsigned char>& bytes, const std::string& name, TrainerFile* out);
 // The loop state of a trainer checkpoint (read_trainer_file's).
 Error read_loop_state(const std::string& path, LoopState* out);
 

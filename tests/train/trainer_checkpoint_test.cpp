@@ -174,6 +174,31 @@ TEST(TrainerCheckpoint, DamagedFilesChangeNothing) {
   std::remove(bad.c_str());
 }
 
+// The settings and sizes a file stores are checked before anything is derived
+// from them (found by the checkpoint fuzz target: a stored history of 2^30
+// overflowed the loss predictor's input width).
+TEST(TrainerCheckpoint, StoredSettingsAreCheckedBeforeUse) {
+  const cuis::TrainConfig c = cuis_test::small_config(SamplerKind::predicted);
+  const std::string good = temp("stored_good"), bad = temp("stored_bad");
+  save_after(c, 2, good);
+  cuis::detail::TrainerFile f;
+  ASSERT_EQ(cuis::detail::read_trainer_file(good, &f), Error::success) << cuis::last_error_message();
+  for (int which = 0; which < 3; ++which) {
+    cuis::detail::TrainerFile g = f;
+    if (which == 0) g.head.config.history = 1 << 30;
+    if (which == 1) g.head.data.classes = 1 << 30;
+    if (which == 2) g.head.config.batch = 0;
+    ASSERT_EQ(cuis::detail::write_trainer_file(bad, g), Error::success);
+    cuis::TrainerCheckpoint ck;
+    EXPECT_EQ(cuis::read_trainer_checkpoint(bad, &ck), Error::corrupt_checkpoint) << which;
+    EXPECT_NE(cuis::last_error_message().find(which == 1 ? "invalid data sizes" : "invalid configuration"),
+              std::string::npos)
+        << which << ": " << cuis::last_error_message();
+  }
+  std::remove(good.c_str());
+  std::remove(bad.c_str());
+}
+
 // Every setting that changes the run is refused by name, with the trainer
 // untouched; settings that do not change it may differ.
 TEST(TrainerCheckpoint, RefusesEachSettingThatChangesTheRun) {
@@ -188,7 +213,10 @@ TEST(TrainerCheckpoint, RefusesEachSettingThatChangesTheRun) {
       {"sampler", [](cuis::TrainConfig* c) { c->sampler = SamplerKind::loss; }},
       {"batch", [](cuis::TrainConfig* c) { c->batch = 16; }},
       {"seed", [](cuis::TrainConfig* c) { c->seed = 10; }},
-      {"hidden", [](cuis::TrainConfig* c) { c->hidden = {16, 16}; }},
+      {"hidden",
+       [](cuis::TrainConfig* c) {
+         c->hidden = {16, 16};
+       }},
       {"activation", [](cuis::TrainConfig* c) { c->activation = cuis::Activation::tanh; }},
       {"optimizer.kind", [](cuis::TrainConfig* c) { c->optimizer.kind = cuis::OptimizerKind::sgd; }},
       {"optimizer.lr", [](cuis::TrainConfig* c) { c->optimizer.lr = 0.01f; }},
