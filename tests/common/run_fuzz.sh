@@ -23,8 +23,10 @@ if ! clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
   cat "$dir/build.log"; exit 1
 fi
 mkdir -p "$corpus"
+# libFuzzer's own exit code for a crash or a timeout is 77 by default, which
+# ctest would count as a skip: a finding must fail the test.
 (cd "$dir" && CUIS_FUZZ_SEEDS="$corpus" ./fuzz -max_total_time="$seconds" -malloc_limit_mb=512 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$corpus" 2>&1 | tail -n 15; exit "${PIPESTATUS[0]}")
+  -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 "$corpus" 2>&1 | tail -n 15; exit "${PIPESTATUS[0]}")
 rc=$?
 echo "fuzz: exit $rc"
 exit $rc

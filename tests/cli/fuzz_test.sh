@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The score-file fuzz target (tests/cli/fuzz/score_file_fuzz.cpp) for a
+# bounded time from a small seed corpus, through tests/common/run_fuzz.sh.
+# Exit 77 (skipped) without clang or its fuzzer runtime.
+set -u
+root=$1 seconds=${2:-20}
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+printf '\0# scores\r\n0.5\n  3e2 \n\n1.25e-3\r\n' >"$corpus/text"
+printf '\0\xef\xbb\xbf7\n' >"$corpus/bom"
+printf '\001\000\000\200\077\000\000\000\100' >"$corpus/raw"
+bash "$root/tests/common/run_fuzz.sh" "$root" "$seconds" "$corpus" tests/cli/fuzz/score_file_fuzz.cpp \
+  src/cli/score_file.cpp src/cli/score_number.cpp
