@@ -89,8 +89,10 @@ std::string describe(const DeviceStatus& s) {
     case Error::shard_mismatch: {
       static const char* const what[] = {"its record is out of rank order", "its seed or offset",
                                          "its options, N, R, b or capacity", "its mean loss for adaptive smoothing",
-                                         "the shard sizes, which do not add up to N"};
-      const int64_t w = s.index >= 0 && s.index < 5 ? s.index : 2;
+                                         "the shard sizes, which do not add up to N",
+                                         "its record holds values no shard_record writes (not the gathered "
+                                         "records, or damaged)"};
+      const int64_t w = s.index >= 0 && s.index < 6 ? s.index : 2;
       std::snprintf(buf, sizeof buf, "rank %d disagrees with rank 0: %s", static_cast<int>(s.rank), what[w]);
       return buf;
     }

@@ -150,8 +150,8 @@ TEST(ShardReference, UnbiasedWeightsEstimateTheDatasetMean) {
     double var = 0.0;
     for (double e : est) var += (e - mean) * (e - mean);
     const double se = std::sqrt(var / (steps - 1) / steps);
-    EXPECT_LT(std::fabs(mean - truth), 5.0 * se) << "mode " << static_cast<int>(mode) << " mean " << mean
-                                                 << " truth " << truth << " se " << se;
+    EXPECT_LT(std::fabs(mean - truth), 5.0 * se)
+        << "mode " << static_cast<int>(mode) << " mean " << mean << " truth " << truth << " se " << se;
     EXPECT_LT(se, 0.02 * truth) << "the test would not see a biased estimate";
   }
 }
@@ -262,7 +262,9 @@ TEST(ShardReference, BadScoreReachesEveryRank) {
       std::vector<float> all = varied_scores(600);
       all[350] = bad;  // rank 2 of {200, 100, 300}, its position 50
       const std::vector<RankOut> out = ref_shard_step(split(all, {200, 100, 300}), info_for(mode, 600), 8, options(9));
-      const Error want = std::isnan(bad) ? Error::nan_score : std::isinf(bad) ? Error::inf_score : Error::negative_score;
+      const Error want = std::isnan(bad)   ? Error::nan_score
+                         : std::isinf(bad) ? Error::inf_score
+                                           : Error::negative_score;
       expect_everywhere(out, want, 2, 350);
       EXPECT_NE(cuis::describe(out[0].status).find("350"), std::string::npos);
     }
@@ -292,8 +294,8 @@ TEST(ShardReference, RanksThatDisagreeAreRefused) {
   expect_everywhere(with([](cuis::SampleOptions& o) { o.mean_loss = 2.5f; }), Error::shard_mismatch, 1,
                     cuis::detail::MISMATCH_SMOOTHING);
   // Shards that do not add up to N.
-  expect_everywhere(ref_shard_step(shards, info_for(ShardMode::global, 601), 8, options(10)), Error::shard_mismatch,
-                    0, cuis::detail::MISMATCH_SIZES);
+  expect_everywhere(ref_shard_step(shards, info_for(ShardMode::global, 601), 8, options(10)), Error::shard_mismatch, 0,
+                    cuis::detail::MISMATCH_SIZES);
   // Records gathered out of rank order.
   const std::vector<RankOut> ok = ref_shard_step(shards, info, 8, options(10));
   EXPECT_EQ(ok[0].status.code, Error::success);
@@ -302,6 +304,25 @@ TEST(ShardReference, RanksThatDisagreeAreRefused) {
   EXPECT_EQ(st.code, Error::shard_mismatch);
   EXPECT_EQ(st.index, cuis::detail::MISMATCH_RANK_ORDER);
   EXPECT_NE(cuis::describe(st).find("rank order"), std::string::npos);
+  // A record no shard_record writes (a wrong buffer passed as the gathered
+  // records): each field out of range is refused before any arithmetic on it
+  // (the records' fuzz target found an exponent that overflowed int).
+  for (int field = 0; field < 5; ++field) {
+    recs = {ok[0].record, ok[1].record, ok[2].record};
+    cuis::ShardRecord& x = recs[1];
+    if (field == 0) x.max_exp = -2147483647;
+    if (field == 1) x.max_exp = 5000;
+    if (field == 2) x.n = -1;
+    if (field == 3) x.total_hi = uint64_t{1} << 40;  // 100 scores: one tile, a mass below 2^64
+    if (field == 4) x.code = 12345;
+    const cuis::DeviceStatus bad = cuis::detail::records_status(recs.data(), 3, 600);
+    EXPECT_EQ(bad.code, Error::shard_mismatch) << field;
+    EXPECT_EQ(bad.rank, 1) << field;
+    EXPECT_EQ(bad.index, cuis::detail::MISMATCH_RECORD) << field;
+    EXPECT_NE(cuis::describe(bad).find("no shard_record writes"), std::string::npos) << cuis::describe(bad);
+  }
+  recs = {ok[0].record, ok[1].record, ok[2].record};
+  EXPECT_EQ(cuis::detail::records_status(recs.data(), 3, 600).code, Error::success);
 }
 
 TEST(ShardReference, ZeroTotalAndBadMeanLoss) {
@@ -330,8 +351,8 @@ TEST(ShardReference, CapacityOverflow) {
     EXPECT_EQ(r.count, 0);
   }
   // The same step fits in the default capacity R b.
-  const std::vector<RankOut> fits = ref_shard_step(split(all, {500, 500}), info_for(ShardMode::global, 1000), 16,
-                                                   options(12));
+  const std::vector<RankOut> fits =
+      ref_shard_step(split(all, {500, 500}), info_for(ShardMode::global, 1000), 16, options(12));
   EXPECT_EQ(fits[over].count, out[0].status.index);
 }
 

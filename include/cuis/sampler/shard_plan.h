@@ -31,6 +31,7 @@ enum ShardMismatch : int64_t {
   MISMATCH_OPTIONS = 2,
   MISMATCH_SMOOTHING = 3,
   MISMATCH_SIZES = 4,
+  MISMATCH_RECORD = 5,  // a record no shard_record writes (not gathered, or damaged)
 };
 
 CUIS_HD u128 record_total(const ShardRecord& r) { return (static_cast<u128>(r.total_hi) << 64) | r.total_lo; }
@@ -46,6 +47,22 @@ CUIS_HD u128 shard_mass(u128 total, int exp, int max_exp) {
   if (exp == EXP_NONE) return 0;
   const int shift = max_exp - exp;
   return shift >= 128 ? u128{0} : total >> shift;
+}
+
+// Whether a record holds what shard_record can write: a code it writes, a
+// size within the API's, an exponent a positive double has (or EXP_NONE), and
+// a mass below 2^64 per tile of the shard. Nothing is computed from a record
+// before this holds, so that a wrong buffer passed as the gathered records
+// gives a status, not overflowing arithmetic.
+CUIS_HD bool record_valid(const ShardRecord& x) {
+  const Error code = static_cast<Error>(x.code);
+  if (code != Error::success && code != Error::nan_score && code != Error::inf_score && code != Error::negative_score &&
+      code != Error::invalid_mean_loss)
+    return false;
+  if (x.n < 0 || x.n > (int64_t{1} << 40)) return false;
+  if (x.max_exp != EXP_NONE && (x.max_exp < -1074 || x.max_exp > 1023)) return false;
+  const uint64_t tiles = static_cast<uint64_t>((x.n + TILE - 1) / TILE);
+  return x.total_hi < tiles || (x.total_hi == 0 && x.total_lo == 0);
 }
 
 CUIS_HD int records_max_exp(const ShardRecord* recs, int ranks) {
@@ -67,6 +84,8 @@ CUIS_HD DeviceStatus records_status(const ShardRecord* recs, int ranks, int64_t 
     int64_t why = -1;
     if (x.rank != r) {
       why = MISMATCH_RANK_ORDER;
+    } else if (!record_valid(x)) {
+      why = MISMATCH_RECORD;
     } else if (x.seed != first.seed || x.offset != first.offset) {
       why = MISMATCH_RNG;
     } else if (x.options_hash != first.options_hash) {
