@@ -4,10 +4,10 @@
 # Exit 77 (skipped) without clang or its fuzzer runtime.
 set -u
 root=$1 seconds=${2:-20}
-corpus=$(mktemp -d)
-trap 'rm -rf "$corpus"' EXIT
-printf '\0# scores\r\n0.5\n  3e2 \n\n1.25e-3\r\n' >"$corpus/text"
-printf '\0\xef\xbb\xbf7\n' >"$corpus/bom"
-printf '\001\000\000\200\077\000\000\000\100' >"$corpus/raw"
-bash "$root/tests/common/run_fuzz.sh" "$root" "$seconds" "$corpus" tests/cli/fuzz/score_file_fuzz.cpp \
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+printf '\0# scores\r\n0.5\n  3e2 \n\n1.25e-3\r\n' >"$seeds/text"
+printf '\0\xef\xbb\xbf7\n' >"$seeds/bom"
+printf '\001\000\000\200\077\000\000\000\100' >"$seeds/raw"
+bash "$root/tests/common/run_fuzz.sh" "$root" "$seconds" "$seeds" tests/cli/fuzz/score_file_fuzz.cpp \
   src/cli/score_file.cpp src/cli/score_number.cpp

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with clang (ASan, and UBSan stopping at the first
 # report) and runs it for a bounded time with a malloc limit, so that an input
-# making the code allocate what it does not hold fails the run. The corpus
-# folder holds the seeds; CUIS_FUZZ_SEEDS names it to the target, which may
-# write its own there at start-up (LLVMFuzzerInitialize). Exit 77 (skipped)
-# without clang or its fuzzer runtime.
-# Usage: run_fuzz.sh ROOT SECONDS CORPUS SOURCE... (paths under ROOT; -l flags as they are)
+# making the code allocate what it does not hold fails the run. Its corpus
+# starts with the files of SEEDS ("none": no files); CUIS_FUZZ_SEEDS names the
+# corpus to the target, which may write its own seeds there at start-up
+# (LLVMFuzzerInitialize). Exit 77 (skipped) without clang or its fuzzer runtime.
+# Usage: run_fuzz.sh ROOT SECONDS SEEDS SOURCE... (paths under ROOT; -l flags as they are)
 set -u
-root=$1 seconds=$2 corpus=$3
+root=$1 seconds=$2 seeds=$3
 shift 3
 command -v clang++ >/dev/null 2>&1 || { echo "clang++ not found: fuzz test skipped"; exit 77; }
 dir=$(mktemp -d)
@@ -22,7 +22,9 @@ if ! clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
   if grep -q "fuzzer" "$dir/build.log"; then echo "libFuzzer runtime missing: fuzz test skipped"; cat "$dir/build.log"; exit 77; fi
   cat "$dir/build.log"; exit 1
 fi
+corpus=$dir/corpus
 mkdir -p "$corpus"
+[ "$seeds" = none ] || cp "$seeds"/* "$corpus"/
 # libFuzzer's own exit code for a crash or a timeout is 77 by default, which
 # ctest would count as a skip: a finding must fail the test.
 (cd "$dir" && CUIS_FUZZ_SEEDS="$corpus" ./fuzz -max_total_time="$seconds" -malloc_limit_mb=512 -rss_limit_mb=2048 \

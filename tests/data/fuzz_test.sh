@@ -4,9 +4,9 @@
 # (skipped) without clang or its fuzzer runtime.
 set -u
 root=$1 seconds=${2:-20}
-corpus=$(mktemp -d)
-trap 'rm -rf "$corpus"' EXIT
-python3 - "$corpus" <<'PY'
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+python3 - "$seeds" <<'PY'
 import struct, sys, os
 d = sys.argv[1]
 img = struct.pack('>IIII', 0x803, 2, 2, 2) + bytes([0, 255, 10, 20, 30, 40, 50, 60])
@@ -19,5 +19,5 @@ open(os.path.join(d, 'idx'), 'wb').write(bytes([min(b0, 255)]) + body)
 open(os.path.join(d, 'cifar'), 'wb').write(bytes([1]) + bytes(3072) + bytes([5]) + bytes(3071))
 open(os.path.join(d, 'lying'), 'wb').write(bytes([128]) + struct.pack('>IIII', 0x803, 0x80000000, 28, 28))
 PY
-bash "$root/tests/common/run_fuzz.sh" "$root" "$seconds" "$corpus" tests/data/fuzz/loaders_fuzz.cpp src/data/data.cpp \
+bash "$root/tests/common/run_fuzz.sh" "$root" "$seconds" "$seeds" tests/data/fuzz/loaders_fuzz.cpp src/data/data.cpp \
   src/core/error.cpp src/core/binary_io.cpp -lz

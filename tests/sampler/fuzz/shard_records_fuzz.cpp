@@ -8,7 +8,8 @@
 // runs): whatever the records hold, the call returns; on success the outputs
 // hold what the API promises (count <= capacity, this shard's rows or -1,
 // finite weights >= 0). LLVMFuzzerInitialize writes consistent records of
-// every R and mode into $CUIS_FUZZ_SEEDS. Run by tests/sampler/fuzz_test.sh.
+// every R and mode into $CUIS_FUZZ_SEEDS. Run by ctest (fuzz_shard_records)
+// through tests/common/run_fuzz.sh.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -5,7 +5,7 @@
 // wrong checksum is tested elsewhere). A parse that succeeds must hand back
 // what its checks promise, and the resume check that load() runs next must
 // return. LLVMFuzzerInitialize writes valid files of both kinds into the
-// folder $CUIS_FUZZ_SEEDS (the seed corpus). Run by tests/train/fuzz_test.sh
+// folder $CUIS_FUZZ_SEEDS (the seed corpus). Run by ctest (fuzz_checkpoints)
 // under ASan and UBSan with a malloc limit (tests/common/run_fuzz.sh).
 #include <cstddef>
 #include <cstdint>
