@@ -1,27 +1,78 @@
-// libFuzzer target for cuis-sample's score files (src/cli/score_file.h): the
-// first byte chooses the kind (even: text, odd: a .f32 file), the rest is the
-// file, written to a temporary file and read back. A file that is accepted
-// holds what the format promises (at least one score; a .f32 file exactly its
-// bytes, whose values the sampler checks; text only finite scores that are not
-// negative, no more than its lines); a refused one says why, naming the file.
-// Run by
-// tests/cli/fuzz_test.sh through tests/common/run_fuzz.sh.
+// libFuzzer target for cuis-sample's score files (src/cli/score_file.h) and
+// its number parser (src/cli/score_number.h). The first byte chooses (mod 4):
+// 0, a text file; 1, a .f32 file (the rest is the file, written to a
+// temporary file and read back); 2, parse_float32 of the rest against strtof;
+// 3, parse_uint64 against strtoull. A file that is accepted holds what the
+// format promises (at least one score; a .f32 file exactly its bytes, whose
+// values the sampler checks; text only finite scores that are not negative,
+// no more than its lines); a refused one says why, naming the file. A number
+// is accepted exactly when strtof (strtoull) reads all of it in the decimal
+// syntax, with strtof's value. Run by tests/cli/fuzz_test.sh through
+// tests/common/run_fuzz.sh.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "cli/score_file.h"
+#include "cli/score_number.h"
+
+namespace {
+
+bool decimal_alphabet(const std::string& t) {
+  for (char c : t)
+    if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E')) return false;
+  return true;
+}
+
+void check_float(const std::string& t) {
+  const cuis_cli::ParsedNumber p = cuis_cli::parse_float32(t);
+  char* end = nullptr;
+  const float v = std::strtof(t.c_str(), &end);
+  const bool all = !t.empty() && t.find('\0') == std::string::npos && end == t.c_str() + t.size();
+  const bool numeric = p.status == cuis_cli::NumberStatus::ok || p.status == cuis_cli::NumberStatus::out_of_range ||
+                       p.status == cuis_cli::NumberStatus::underflow;
+  if (numeric && (!all || !decimal_alphabet(t))) __builtin_trap();  // accepted more than the decimal syntax
+  if (all && decimal_alphabet(t) && !numeric) __builtin_trap();     // refused a decimal number
+  if (p.status == cuis_cli::NumberStatus::ok &&
+      (std::memcmp(&p.value, &v, sizeof v) != 0 || !std::isfinite(v) || p.negative != (v < 0.0f)))
+    __builtin_trap();
+  if (p.status == cuis_cli::NumberStatus::out_of_range && !std::isinf(v)) __builtin_trap();
+  if (p.status == cuis_cli::NumberStatus::underflow && v != 0.0f) __builtin_trap();
+}
+
+void check_uint(const std::string& t) {
+  unsigned long long got = 0;
+  const bool ok = cuis_cli::parse_uint64(t, &got);
+  bool digits = !t.empty();
+  for (char c : t) digits = digits && c >= '0' && c <= '9';
+  errno = 0;
+  const unsigned long long want = digits ? std::strtoull(t.c_str(), nullptr, 10) : 0;
+  const bool fits = digits && errno == 0;
+  if (ok != fits || (ok && got != want)) __builtin_trap();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  const bool raw = data[0] % 2 == 1;
+  if (data[0] % 4 >= 2) {
+    const std::string t(reinterpret_cast<const char*>(data + 1), size - 1);
+    if (data[0] % 4 == 2)
+      check_float(t);
+    else
+      check_uint(t);
+    return 0;
+  }
+  const bool raw = data[0] % 4 == 1;
   const std::string path = "/tmp/cuis_score_fuzz_" + std::to_string(::getpid()) + (raw ? ".f32" : ".txt");
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return 0;
