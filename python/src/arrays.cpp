@@ -1,5 +1,5 @@
-// cuis._cuis: array intake (arrays.h): the dtype, shape, contiguity and
-// device checks of every array a call takes.
+// cuis._cuis: array intake (arrays.h): DLPack arrays described for
+// intake.h's checks.
 #include "arrays.h"
 
 #include "errors.h"
@@ -45,66 +45,23 @@ std::string dtype_name(nb::dlpack::dtype d) {
   return s;
 }
 
-std::string place_name(const Place& p) { return p.cuda ? "cuda:" + std::to_string(p.device) : "cpu"; }
-
 template <class A>
-Place place_of(const A& a, const char* name) {
+ArrayDesc describe_array(const A& a) {
+  ArrayDesc d;
+  d.kind = kind_of(a.dtype());
+  d.dtype = dtype_name(a.dtype());
+  d.ndim = a.ndim();
+  d.shape = a.shape_ptr();
+  d.strides = a.stride_ptr();
   const int t = a.device_type();
-  if (t == DL_CPU || t == DL_CUDA_HOST) return Place{false, 0};
-  if (t == DL_CUDA) return Place{true, a.device_id()};
-  raise_error(cuis::Error::invalid_argument,
-              std::string(name) + " is on an unsupported device (DLPack device type " + std::to_string(t) +
-                  "); cuis takes CPU and CUDA arrays",
-              nullptr, "device");
+  d.supported_device = t == DL_CPU || t == DL_CUDA_HOST || t == DL_CUDA;
+  d.place = Place{t == DL_CUDA, t == DL_CUDA ? a.device_id() : 0};
+  d.device_text = "DLPack device type " + std::to_string(t);
+  return d;
 }
 
-template <class A>
-Place require(const A& a, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
-              size_t dims) {
-  const Kind k = kind_of(a.dtype());
-  bool ok = false;
-  for (Kind x : allowed) ok = ok || x == k;
-  if (!ok)
-    raise_error(cuis::Error::invalid_argument,
-                std::string(name) + " has dtype " + dtype_name(a.dtype()) + "; expected " + allowed_text, nullptr,
-                "dtype");
-  if (a.ndim() != dims)
-    raise_error(cuis::Error::shape_mismatch, std::string(name) + " has " + std::to_string(a.ndim()) +
-                                                 " dimension(s); expected " + std::to_string(dims));
-  // C-contiguous: the stride of each dimension of extent > 1 is the product of
-  // the extents after it (DLPack strides are in elements).
-  bool empty = false;
-  for (size_t i = 0; i < dims; ++i) empty = empty || a.shape(i) == 0;
-  int64_t expect = 1;
-  for (size_t i = dims; !empty && i-- > 0;) {
-    const int64_t extent = static_cast<int64_t>(a.shape(i));
-    if (extent > 1 && a.stride(i) != expect)
-      bad_argument(std::string(name) + " is not contiguous (stride " + std::to_string(a.stride(i)) +
-                   " in dimension " + std::to_string(i) + ", expected " + std::to_string(expect) +
-                   "); pass a contiguous copy");
-    expect *= extent;
-  }
-  return place_of(a, name);
-}
-
-template Place place_of<Array>(const Array&, const char*);
-template Place place_of<OutArray>(const OutArray&, const char*);
-template Place require<Array>(const Array&, const char*, std::initializer_list<Kind>, const char*, size_t);
-template Place require<OutArray>(const OutArray&, const char*, std::initializer_list<Kind>, const char*, size_t);
-
-void same_place(const Place& a, const Place& b, const char* name_a, const char* name_b) {
-  if (!(a == b))
-    raise_error(cuis::Error::invalid_argument,
-                std::string(name_b) + " is on " + place_name(b) + " but " + name_a + " is on " + place_name(a) +
-                    "; every array of one call must be on the same device",
-                nullptr, "device");
-}
-
-void require_extent(int64_t got, int64_t want, const char* name) {
-  if (got != want)
-    raise_error(cuis::Error::shape_mismatch,
-                std::string(name) + " has " + std::to_string(got) + " elements; expected " + std::to_string(want));
-}
+template ArrayDesc describe_array<Array>(const Array&);
+template ArrayDesc describe_array<OutArray>(const OutArray&);
 
 std::tuple<std::vector<int64_t>, bool, int> check_array(const Array& a, const std::string& role) {
   Place where;

@@ -2,9 +2,13 @@
 // C++ API (include/cuis/). This file defines the module: its Python names,
 // argument names and docstrings, in the order the type stubs list them. The
 // functions are defined by responsibility:
-//   arrays.h            array intake: DLPack ndarray dtype/shape/contiguity/device checks
+//   intake.h            array checks (dtype/shape/contiguity/device), framework-free
+//   arrays.h            array intake: DLPack ndarrays described for intake.h
+//   host_calls.h        the CPU bodies of the calls (cuis::ref), framework-free
+//   sample_args.h       SampleOptions and the sampler's argument checks, framework-free
 //   widen.h             exact float16/bfloat16 -> float32 widening on the host
-//   errors.h            error translation: cuis::Error and DeviceStatus -> cuis._errors exceptions
+//   errors.h            CallError: cuis::Error and DeviceStatus as a C++ exception
+//   python_errors.h     CallError -> cuis._errors exceptions
 //   status.h            status buffers (DeviceStatus) and their tuple form
 //   cuda_device.h       the CUDA device and stream of a call
 //   sampler_bindings.h  cuis::sample, cuis::ref::sample, uniform indices
@@ -19,6 +23,7 @@
 #include "arrays.h"
 #include "cuda_device.h"
 #include "loss_bindings.h"
+#include "python_errors.h"
 #include "sampler_bindings.h"
 #include "shard_bindings.h"
 #include "status.h"
@@ -58,6 +63,7 @@ using cuis_python::widen_cpu;
 namespace shard = cuis_python;  // the sharded-sampling bindings (shard_bindings.h)
 
 NB_MODULE(_cuis, m) {
+  cuis_python::register_error_translator();
   m.doc() =
       "The compiled core of the cuis package (private: use the functions of the `cuis` package). Arrays come in "
       "through DLPack without a copy and are written in place.";

@@ -3,11 +3,11 @@
 
 #include "cuda_device.h"
 #include "errors.h"
+#include "host_calls.h"
 #include "status.h"
 #include "widen.h"
 
 #include <cuis/nn/loss.h>
-#include <cuis/nn/reference.h>
 
 #include <cmath>
 #include <cstdint>
@@ -50,35 +50,13 @@ void cross_entropy_cpu(const Array& logits, const Array& labels, OutArray loss, 
   const auto [rows, classes] = cross_entropy_shape(logits, labels, loss, grad_norm, where, {Kind::i32, Kind::i64},
                                                    "int32 or int64");
   const bool labels64 = kind_of(labels.dtype()) == Kind::i64;
-  cuis::DeviceStatus st{cuis::Error::success, 0, -1, 0.0f, 0.0f, 0};
+  cuis::DeviceStatus st;
   {
     nb::gil_scoped_release release;
     std::vector<float> widened;
     const float* z = host_floats(logits, static_cast<size_t>(rows) * static_cast<size_t>(classes), &widened);
-    float* out_loss = static_cast<float*>(loss.data());
-    float* out_norm = static_cast<float*>(grad_norm.data());
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t label = labels64 ? static_cast<const int64_t*>(labels.data())[r]
-                                     : static_cast<const int32_t*>(labels.data())[r];
-      // A label beyond int32 is out of range whatever the classes: -1 marks it.
-      const int32_t y = label >= 0 && label <= std::numeric_limits<int32_t>::max() ? static_cast<int32_t>(label) : -1;
-      const float* zr = z + r * classes;
-      const cuis::Error e = cuis::ref::cross_entropy_row(zr, classes, y, 1.0f, &out_loss[r], &out_norm[r], nullptr);
-      if (e != cuis::Error::success && st.code == cuis::Error::success) {
-        // The status the GPU's loss_status_kernel writes for the lowest bad row.
-        st.code = e;
-        st.index = r;
-        if (e == cuis::Error::invalid_label) {
-          st.value = static_cast<float>(label);
-        } else {
-          for (int32_t c = 0; c < classes; ++c)
-            if (!std::isfinite(zr[c])) {
-              st.value = zr[c];
-              break;
-            }
-        }
-      }
-    }
+    st = cross_entropy_host(z, labels.data(), labels64, rows, classes, static_cast<float*>(loss.data()),
+                            static_cast<float*>(grad_norm.data()));
   }
   raise_status(st);
 }

@@ -3,10 +3,9 @@
 
 #include "cuda_device.h"
 #include "errors.h"
+#include "host_calls.h"
 #include "status.h"
 #include "widen.h"
-
-#include <cuis/sampler/reference.h>
 
 #include <string>
 #include <vector>
@@ -34,34 +33,6 @@ void check_draw_outputs(const Place& where, const OutArray& indices, const OutAr
 
 }  // namespace
 
-cuis::SampleOptions make_options(bool replacement, int weighting, float k, float smooth, float adaptive_smooth,
-                                 float mean_loss, float power, uint64_t seed, uint64_t offset) {
-  cuis::SampleOptions o;
-  o.replacement = replacement;
-  if (weighting < 0 || weighting > 2) bad_argument("weighting code " + std::to_string(weighting) + " is not 0, 1 or 2");
-  o.weighting = static_cast<cuis::Weighting>(weighting);
-  o.k = k;
-  o.smooth = smooth;
-  o.adaptive_smooth = adaptive_smooth;
-  o.mean_loss = mean_loss;
-  o.power = power;
-  o.rng = cuis::RngState{seed, offset};
-  return o;
-}
-
-void check_sample_args(int64_t n, int64_t num_draws, const cuis::SampleOptions& o) {
-  if (n <= 0) raise_error(cuis::Error::empty_input, "n is " + std::to_string(n) + "; need at least one score");
-  if (num_draws <= 0)
-    raise_error(cuis::Error::empty_input, "num_draws is " + std::to_string(num_draws) + "; need at least one");
-  if (n > MAX_N) raise_error(cuis::Error::too_many_draws, "n " + std::to_string(n) + " exceeds 2^40");
-  if (num_draws > MAX_DRAWS)
-    raise_error(cuis::Error::too_many_draws, "num_draws " + std::to_string(num_draws) + " exceeds 2^31 - 1");
-  if (!o.replacement && num_draws > n)
-    raise_error(cuis::Error::too_many_draws, "num_draws " + std::to_string(num_draws) + " exceeds n " +
-                                                 std::to_string(n) + " without replacement");
-  check(cuis::validate_options(o));
-}
-
 void sample_cpu(const Array& scores, int64_t num_draws, OutArray indices, OutArray weights,
                 std::optional<Array> candidate_ids, std::optional<OutArray> rng, std::optional<Array> mean_loss_array,
                 bool replacement, int weighting, float k, float smooth, float adaptive_smooth, float mean_loss,
@@ -80,33 +51,17 @@ void sample_cpu(const Array& scores, int64_t num_draws, OutArray indices, OutArr
     ids = static_cast<const int64_t*>(candidate_ids->data());
   }
   cuis::RngState* state = host_rng(rng, where, "scores");
-  if (state) o.rng = *state;  // read as the device does, advanced below as the device does
+  const float* mean_loss_value = nullptr;
   if (mean_loss_array) {
     same_place(where, require(*mean_loss_array, "mean_loss", {Kind::f32}, "float32", 1), "scores", "mean_loss");
     require_extent(static_cast<int64_t>(mean_loss_array->shape(0)), 1, "mean_loss");
-    o.mean_loss = *static_cast<const float*>(mean_loss_array->data());
+    mean_loss_value = static_cast<const float*>(mean_loss_array->data());
   }
+  nb::gil_scoped_release release;
   std::vector<float> widened;
-  cuis::DeviceStatus st{};
-  cuis::Error e;
-  std::string msg;
-  {
-    nb::gil_scoped_release release;
-    const float* s = host_floats(scores, static_cast<size_t>(n), &widened);
-    const cuis::SampleArgs a{s,
-                             n,
-                             ids,
-                             num_draws,
-                             static_cast<int64_t*>(indices.data()),
-                             static_cast<float*>(weights.data()),
-                             &st};
-    e = cuis::ref::sample(a, o);
-    if (e != cuis::Error::success) msg = cuis::last_error_message();
-  }
-  if (e != cuis::Error::success) raise_error(e, msg.empty() ? cuis::error_string(e) : msg);
-  // The device advances d_rng in the call's last kernel, whatever the scores held.
-  if (state && advance_rng) state->offset += cuis::counters_consumed(n, num_draws, o);
-  raise_status(st);
+  sample_host(host_floats(scores, static_cast<size_t>(n), &widened), n, ids, num_draws,
+              static_cast<int64_t*>(indices.data()), static_cast<float*>(weights.data()), o, state, mean_loss_value,
+              advance_rng);
 }
 
 size_t sample_workspace_size(int64_t n, int64_t num_draws, int device, bool replacement, int weighting, float k,
@@ -167,16 +122,8 @@ void uniform_indices_cpu(OutArray out, int64_t n, uint64_t seed, uint64_t offset
   if (where.cuda) bad_argument("uniform_indices_cpu: out is on " + place_name(where));
   const int64_t count = static_cast<int64_t>(out.shape(0));
   cuis::RngState* state = host_rng(rng, where, "out");
-  const cuis::RngState from = state ? *state : cuis::RngState{seed, offset};
-  cuis::Error e;
-  std::string msg;
-  {
-    nb::gil_scoped_release release;
-    e = cuis::ref::uniform_indices(static_cast<int64_t*>(out.data()), count, n, from);
-    if (e != cuis::Error::success) msg = cuis::last_error_message();
-  }
-  if (e != cuis::Error::success) raise_error(e, msg.empty() ? cuis::error_string(e) : msg);
-  if (state && advance) state->offset += static_cast<uint64_t>(count);
+  nb::gil_scoped_release release;
+  uniform_host(static_cast<int64_t*>(out.data()), count, n, cuis::RngState{seed, offset}, state, advance);
 }
 
 void uniform_indices_cuda(OutArray out, int64_t n, uint64_t seed, uint64_t offset, std::optional<OutArray> rng,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "arrays.h"
+#include "sample_args.h"
 
 #include <cuis/sampler.h>
 
@@ -13,18 +14,6 @@
 #include <optional>
 
 namespace cuis_python {
-
-constexpr int64_t MAX_N = int64_t{1} << 40;            // SampleArgs::n
-constexpr int64_t MAX_DRAWS = (int64_t{1} << 31) - 1;  // SampleArgs::num_draws
-
-// SampleOptions from the Python layer's arguments (weighting as its code 0, 1, 2).
-cuis::SampleOptions make_options(bool replacement, int weighting, float k, float smooth, float adaptive_smooth,
-                                 float mean_loss, float power, uint64_t seed, uint64_t offset);
-
-// The checks of the library's validate_sizes() and validate_options(), made
-// before the Python layer allocates outputs (so that num_draws = 2^40 is an
-// exception, not a 8 TiB allocation). The library checks again.
-void check_sample_args(int64_t n, int64_t num_draws, const cuis::SampleOptions& o);
 
 void sample_cpu(const Array& scores, int64_t num_draws, OutArray indices, OutArray weights,
                 std::optional<Array> candidate_ids, std::optional<OutArray> rng, std::optional<Array> mean_loss_array,
