@@ -5,7 +5,10 @@ JSON out (--out), a short table printed:
 1. overhead, at N = 1024, B = 128 (--overhead-n, --overhead-b): host wall time
    per call (time.perf_counter over a loop, median of repeats) of
      - cuis.sample on a NumPy array, on a torch CPU tensor, on a torch CUDA tensor,
-     - torch.ops.cuis.sample (the custom op, cuis.torch) on the same tensors,
+     - cuis.torch.sample (the wrapper over the op) and
+       torch.ops.cuis.sample (cuis.torch) on the same tensors: the op registered in
+       C++ (libcuis_torch.so) and, measured by this script in a child process with
+       CUIS_TORCH_OPS=python, the Python custom op (torch.library.custom_op),
      - the bare nanobind binding (_cuis.sample_cpu / _cuis.sample_cuda) with
        buffers allocated beforehand: the C++ call without the Python layer,
    against, for CUDA, the CUDA-event device time of the same call made eagerly
@@ -32,6 +35,25 @@ import sys
 import time
 
 
+def python_op_rows(args):
+    """The overhead rows of torch.ops.cuis.sample registered in Python (CUIS_TORCH_OPS=python)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "ops.json")
+        cmd = [sys.executable, os.path.abspath(__file__), "--ops-only", "--device", args.device, "--out", out,
+               "--overhead-n", str(args.overhead_n), "--overhead-b", str(args.overhead_b)]
+        cmd += ["--repeats", str(args.repeats)] if args.repeats else []
+        cmd += ["--calls", str(args.calls)] if args.calls else []
+        r = subprocess.run(cmd, env=dict(os.environ, CUIS_TORCH_OPS="python"), capture_output=True, text=True)
+        if r.returncode != 0 or not os.path.exists(out):
+            return [{"input": "torch", "path": "torch.ops.cuis.sample (python)",
+                     "error": f"the --ops-only child failed: {r.stderr.strip().splitlines()[-1:]}"}]
+        with open(out) as f:
+            return json.load(f)["overhead"]["rows"]
+
+
 def median(xs):
     return statistics.median(xs) if xs else None
 
@@ -46,6 +68,9 @@ def main():
     ap.add_argument("--draws", type=int, default=None, help="compare draws B (1024 on cuda, 128 on cpu)")
     ap.add_argument("--overhead-n", type=int, default=1024)
     ap.add_argument("--overhead-b", type=int, default=128)
+    ap.add_argument("--ops-only", action="store_true",
+                    help="only the overhead rows of torch.ops.cuis.sample (run by the script itself, with "
+                         "CUIS_TORCH_OPS=python, to set the Python custom op beside the C++ op)")
     args = ap.parse_args()
     cpu = args.device == "cpu"
     repeats = args.repeats or (5 if cpu else 20)
@@ -67,6 +92,7 @@ def main():
         import cuis
         import cuis.torch  # noqa: F401  registers torch.ops.cuis.*
         from cuis import _cuis, _args
+        ops_backend = cuis.torch.OPS_BACKEND
     except ImportError as e:
         print(f"bench_python: the cuis package is not importable ({e}); build it first (pip install .)")
         return 2
@@ -77,6 +103,7 @@ def main():
     sync = torch.cuda.synchronize if not cpu else (lambda: None)
     results = {
         "mode": "cpu-smoke-test" if cpu else "gpu",
+        "ops_backend": ops_backend,
         "note": ("CPU smoke test: small sizes, the C++ reference sampler, no L2 flush; NOT the GPU result"
                  if cpu else "GPU: CUDA events, median of repeats"),
         "device": torch.cuda.get_device_name(0) if not cpu else (platform.processor() or platform.machine()),
@@ -155,12 +182,16 @@ def main():
     inputs = [("numpy (cpu)", base.numpy().copy()), ("torch cpu", base.clone())]
     if not cpu:
         inputs.append(("torch cuda", base.to(dev)))
+    op_path = f"torch.ops.cuis.sample ({ops_backend})"
     for label, s in inputs:
         on_cuda = isinstance(s, torch.Tensor) and s.is_cuda
         paths = [("cuis.sample", lambda s=s: cuis.sample(s, b, seed=1))]
         if isinstance(s, torch.Tensor):
-            paths.append(("torch.ops.cuis.sample", op_call(s)))
+            paths.append(("cuis.torch.sample", lambda s=s: cuis.torch.sample(s, b, seed=1)))
+            paths.append((op_path, op_call(s)))
         paths.append(("binding only (_cuis)", None))
+        if args.ops_only:
+            paths = [p for p in paths if p[0] == op_path]
         for path, fn in paths:
             row = {"input": label, "path": path}
             try:
@@ -178,6 +209,13 @@ def main():
                 row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
             results["overhead"]["rows"].append(row)
             print(json.dumps(row), flush=True)
+
+    if args.ops_only:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+        return 0
+    if ops_backend == "cpp":  # the Python custom op beside it, measured by this script in a child process
+        results["overhead"]["rows"] += python_op_rows(args)
 
     # ---- 2. against torch.multinomial and searchsorted(cumsum) -----------------------------
     flush = torch.empty(256 << 20, dtype=torch.uint8, device=dev) if not cpu else None

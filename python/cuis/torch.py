@@ -23,8 +23,13 @@ The ops (namespace `cuis`):
   torch.ops.cuis.uniform_indices_rng(rng, count, n, advance_rng) -> indices   # mutates rng
   torch.ops.cuis.cross_entropy_scores(logits, labels) -> (loss, grad_norm, status)
 seed and offset travel as int64 (the uint64 bits); status is the uint8[32]
-`cuis::DeviceStatus` of a CUDA call (all zero-filled success for a CPU call,
-which raises at once instead). Prefer the Python wrappers below.
+`cuis::DeviceStatus` of a CUDA call (a success status for a CPU call, which
+raises at once instead). The ops are registered in C++ (`OPS_BACKEND == "cpp"`,
+libcuis_torch.so: no Python in a call) or, where that library is not there or
+does not load, in Python (`torch.library.custom_op`); see cuis/_torch_ops.py.
+Prefer the Python wrappers below: they raise the cuis exceptions, where a
+C++ op called directly raises a RuntimeError whose message starts with
+"[cuis:CODE:...]".
 """
 
 from __future__ import annotations
@@ -36,10 +41,9 @@ import torch
 from torch import Tensor
 
 from . import _cuis
-from . import _loss
 from . import _results
 from . import _rng
-from . import _sample
+from . import _torch_ops as _ops
 from ._errors import ErrorCode, _make_error
 
 __all__ = [
@@ -52,123 +56,14 @@ __all__ = [
     "PresampledImportanceSampler",
 ]
 
-_STATUS_BYTES = _cuis.STATUS_BYTES
-_U64 = 1 << 64
-_WEIGHTING = {"none": 0, "unbiased": 1, "biased": 2}
-_WEIGHTING_NAMES = {v: k for k, v in _WEIGHTING.items()}
-
-
-def _to_signed(v: int) -> int:
-    return v - _U64 if v >= (1 << 63) else v
-
-
-def _to_unsigned(v: int) -> int:
-    return v + _U64 if v < 0 else v
-
-
-def _status_tensor(device: torch.device) -> Tensor:
-    """A host-side success status as the 32 bytes of a DeviceStatus (index -1)."""
-    t = torch.zeros(_STATUS_BYTES, dtype=torch.uint8, device=device)
-    t[8:16] = 0xFF  # index = -1
-    return t
-
-
-# ------------------------------------------------------------------ ops
-
-
-@torch.library.custom_op("cuis::sample", mutates_args=())
-def _sample_op(
-    scores: Tensor,
-    num_draws: int,
-    replacement: bool,
-    weighting: int,
-    k: float,
-    smooth: float,
-    adaptive_smooth: float,
-    mean_loss: float,
-    power: float,
-    candidate_ids: Optional[Tensor],
-    seed: int,
-    offset: int,
-) -> Tuple[Tensor, Tensor, Tensor]:
-    r = _sample.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
-                       smooth=smooth, adaptive_smooth=adaptive_smooth, mean_loss=mean_loss, power=power,
-                       candidate_ids=candidate_ids, seed=_to_unsigned(seed), offset=_to_unsigned(offset))
-    status = r.status.buffer if r.status.on_device else _status_tensor(scores.device)
-    return r[0], r[1], status
-
-
-@_sample_op.register_fake
-def _(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, candidate_ids,
-      seed, offset):
-    return (scores.new_empty((num_draws,), dtype=torch.int64), scores.new_empty((num_draws,), dtype=torch.float32),
-            scores.new_empty((_STATUS_BYTES,), dtype=torch.uint8))
-
-
-@torch.library.custom_op("cuis::sample_rng", mutates_args=("rng",))
-def _sample_rng_op(
-    scores: Tensor,
-    num_draws: int,
-    replacement: bool,
-    weighting: int,
-    k: float,
-    smooth: float,
-    adaptive_smooth: float,
-    mean_loss: float,
-    power: float,
-    candidate_ids: Optional[Tensor],
-    rng: Tensor,
-    mean_loss_tensor: Optional[Tensor],
-    advance_rng: bool,
-) -> Tuple[Tensor, Tensor, Tensor]:
-    r = _sample.sample(scores, num_draws, replacement=replacement, weighting=_WEIGHTING_NAMES[weighting], k=k,
-                       smooth=smooth, adaptive_smooth=adaptive_smooth,
-                       mean_loss=mean_loss if mean_loss_tensor is None else mean_loss_tensor, power=power,
-                       candidate_ids=candidate_ids, rng=rng, advance_rng=advance_rng)
-    status = r.status.buffer if r.status.on_device else _status_tensor(scores.device)
-    return r[0], r[1], status
-
-
-@_sample_rng_op.register_fake
-def _(scores, num_draws, replacement, weighting, k, smooth, adaptive_smooth, mean_loss, power, candidate_ids, rng,
-      mean_loss_tensor, advance_rng):
-    return (scores.new_empty((num_draws,), dtype=torch.int64), scores.new_empty((num_draws,), dtype=torch.float32),
-            scores.new_empty((_STATUS_BYTES,), dtype=torch.uint8))
-
-
-@torch.library.custom_op("cuis::uniform_indices", mutates_args=())
-def _uniform_op(count: int, n: int, seed: int, offset: int, device: torch.device) -> Tensor:
-    return _rng.uniform_indices(count, n, seed=_to_unsigned(seed), offset=_to_unsigned(offset),
-                                device=torch.device(device))
-
-
-@_uniform_op.register_fake
-def _(count, n, seed, offset, device):
-    return torch.empty((count,), dtype=torch.int64, device=device)
-
-
-@torch.library.custom_op("cuis::uniform_indices_rng", mutates_args=("rng",))
-def _uniform_rng_op(rng: Tensor, count: int, n: int, advance_rng: bool) -> Tensor:
-    return _rng.uniform_indices(count, n, rng=rng, advance_rng=advance_rng)
-
-
-@_uniform_rng_op.register_fake
-def _(rng, count, n, advance_rng):
-    return rng.new_empty((count,), dtype=torch.int64)
-
-
-@torch.library.custom_op("cuis::cross_entropy_scores", mutates_args=())
-def _cross_entropy_op(logits: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    r = _loss.cross_entropy_scores(logits, labels)
-    status = r.status.buffer if r.status.on_device else _status_tensor(logits.device)
-    return r[0], r[1], status
-
-
-@_cross_entropy_op.register_fake
-def _(logits, labels):
-    rows = logits.shape[0]
-    return (logits.new_empty((rows,), dtype=torch.float32), logits.new_empty((rows,), dtype=torch.float32),
-            logits.new_empty((_STATUS_BYTES,), dtype=torch.uint8))
+_STATUS_BYTES = _ops.STATUS_BYTES
+_U64 = _ops.U64
+_WEIGHTING = _ops.WEIGHTING
+_to_signed = _ops.to_signed
+#: Where torch.ops.cuis.* are registered: "cpp" (libcuis_torch.so, no Python in a
+#: call) or "python" (torch.library.custom_op); `OPS_NOTE` says which library or why not.
+OPS_BACKEND: str = _ops.BACKEND
+OPS_NOTE: str = _ops.BACKEND_NOTE
 
 
 # ------------------------------------------------------------- wrappers
@@ -216,17 +111,17 @@ def sample(
             raise _make_error(int(ErrorCode.invalid_argument), f"seed {seed} / offset {offset} outside [0, 2^64)")
         if not isinstance(mean_loss, (int, float)):
             raise _make_error(int(ErrorCode.invalid_argument), "a mean_loss tensor needs rng= (the device path)")
-        idx, wts, st = torch.ops.cuis.sample(scores, num_draws, replacement, w, float(k), float(smooth),
-                                             float(adaptive_smooth), float(mean_loss), float(power), candidate_ids,
-                                             _to_signed(seed), _to_signed(offset))
+        idx, wts, st = _ops.call(torch.ops.cuis.sample, scores, num_draws, replacement, w, float(k), float(smooth),
+                                 float(adaptive_smooth), float(mean_loss), float(power), candidate_ids,
+                                 _to_signed(seed), _to_signed(offset))
     else:
         if seed != 0 or offset != 0:
             raise _make_error(int(ErrorCode.invalid_argument), "give either seed/offset or rng, not both")
         ml_tensor = None if isinstance(mean_loss, (int, float)) else mean_loss
         ml_value = float(mean_loss) if ml_tensor is None else 0.0
-        idx, wts, st = torch.ops.cuis.sample_rng(scores, num_draws, replacement, w, float(k), float(smooth),
-                                                 float(adaptive_smooth), ml_value, float(power), candidate_ids, rng,
-                                                 ml_tensor, advance_rng)
+        idx, wts, st = _ops.call(torch.ops.cuis.sample_rng, scores, num_draws, replacement, w, float(k),
+                                 float(smooth), float(adaptive_smooth), ml_value, float(power), candidate_ids, rng,
+                                 ml_tensor, advance_rng)
     return (idx, wts, st) if return_status else (idx, wts)
 
 
@@ -235,14 +130,15 @@ def uniform_indices(count: int, n: int, *, seed: int = 0, offset: int = 0, devic
     """`cuis.uniform_indices` as a PyTorch custom op: a torch int64 tensor of `count`
     indices uniform in [0, n) on `device` (or beside `rng`, advanced by `count`)."""
     if rng is not None:
-        return torch.ops.cuis.uniform_indices_rng(rng, count, n, advance_rng)
-    return torch.ops.cuis.uniform_indices(count, n, _to_signed(seed), _to_signed(offset), torch.device(device))
+        return _ops.call(torch.ops.cuis.uniform_indices_rng, rng, count, n, advance_rng)
+    return _ops.call(torch.ops.cuis.uniform_indices, count, n, _to_signed(seed), _to_signed(offset),
+                     torch.device(device))
 
 
 def cross_entropy_scores(logits: Tensor, labels: Tensor, *, return_status: bool = False):
     """`cuis.cross_entropy_scores` as a PyTorch custom op: `(loss, grad_norm)` per row
     (no gradient flows through it: these are scores), plus the status with `return_status=True`."""
-    loss, norm, st = torch.ops.cuis.cross_entropy_scores(logits, labels)
+    loss, norm, st = _ops.call(torch.ops.cuis.cross_entropy_scores, logits, labels)
     return (loss, norm, st) if return_status else (loss, norm)
 
 

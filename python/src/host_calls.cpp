@@ -1,8 +1,6 @@
 // The CPU side of the Python layer's calls (host_calls.h).
 #include "host_calls.h"
 
-#include "errors.h"
-
 #include <cuis/nn/reference.h>
 #include <cuis/sampler/reference.h>
 
@@ -10,6 +8,8 @@
 #include <cstring>
 #include <limits>
 #include <string>
+
+#include "errors.h"
 
 namespace cuis_python {
 
@@ -56,8 +56,7 @@ const float* host_floats(const void* data, Kind kind, size_t count, std::vector<
   if (kind == Kind::f32) return static_cast<const float*>(data);
   storage->resize(count);
   const uint16_t* src = static_cast<const uint16_t*>(data);
-  for (size_t i = 0; i < count; ++i)
-    (*storage)[i] = kind == Kind::f16 ? half_to_float(src[i]) : bf16_to_float(src[i]);
+  for (size_t i = 0; i < count; ++i) (*storage)[i] = kind == Kind::f16 ? half_to_float(src[i]) : bf16_to_float(src[i]);
   return storage->data();
 }
 
@@ -84,8 +83,7 @@ cuis::DeviceStatus cross_entropy_host(const float* logits, const void* labels, b
                                       int32_t classes, float* loss, float* grad_norm) {
   cuis::DeviceStatus st{cuis::Error::success, 0, -1, 0.0f, 0.0f, 0};
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t label =
-        labels64 ? static_cast<const int64_t*>(labels)[r] : static_cast<const int32_t*>(labels)[r];
+    const int64_t label = labels64 ? static_cast<const int64_t*>(labels)[r] : static_cast<const int32_t*>(labels)[r];
     // A label beyond int32 is out of range whatever the classes: -1 marks it.
     const int32_t y = label >= 0 && label <= std::numeric_limits<int32_t>::max() ? static_cast<int32_t>(label) : -1;
     const float* zr = logits + r * classes;

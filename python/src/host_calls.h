@@ -5,14 +5,14 @@
 // call or bad data.
 #pragma once
 
-#include "intake.h"
-
 #include <cuis/error.h>
 #include <cuis/sampler.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "intake.h"
 
 namespace cuis_python {
 

@@ -1,9 +1,9 @@
 // Framework-free array checks (intake.h).
 #include "intake.h"
 
-#include "errors.h"
-
 #include <cuis/error.h>
+
+#include "errors.h"
 
 namespace cuis_python {
 
@@ -11,9 +11,10 @@ std::string place_name(const Place& p) { return p.cuda ? "cuda:" + std::to_strin
 
 Place place_of(const ArrayDesc& a, const char* name) {
   if (a.supported_device) return a.place;
-  raise_error(cuis::Error::invalid_argument,
-              std::string(name) + " is on an unsupported device (" + a.device_text + "); cuis takes CPU and CUDA arrays",
-              nullptr, "device");
+  raise_error(
+      cuis::Error::invalid_argument,
+      std::string(name) + " is on an unsupported device (" + a.device_text + "); cuis takes CPU and CUDA arrays",
+      nullptr, "device");
 }
 
 Place require(const ArrayDesc& a, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
@@ -34,9 +35,8 @@ Place require(const ArrayDesc& a, const char* name, std::initializer_list<Kind> 
   for (size_t i = dims; !empty && i-- > 0;) {
     const int64_t extent = a.shape[i];
     if (extent > 1 && a.strides[i] != expect)
-      bad_argument(std::string(name) + " is not contiguous (stride " + std::to_string(a.strides[i]) +
-                   " in dimension " + std::to_string(i) + ", expected " + std::to_string(expect) +
-                   "); pass a contiguous copy");
+      bad_argument(std::string(name) + " is not contiguous (stride " + std::to_string(a.strides[i]) + " in dimension " +
+                   std::to_string(i) + ", expected " + std::to_string(expect) + "); pass a contiguous copy");
     expect *= extent;
   }
   return place_of(a, name);

@@ -28,7 +28,7 @@ std::string place_name(const Place& p);
 // entries and point into the framework's own array object.
 struct ArrayDesc {
   Kind kind = Kind::other;
-  std::string dtype;             // "float16", "int64", "bool"...: as the messages name it
+  std::string dtype;  // "float16", "int64", "bool"...: as the messages name it
   size_t ndim = 0;
   const int64_t* shape = nullptr;
   const int64_t* strides = nullptr;

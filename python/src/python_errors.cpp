@@ -1,13 +1,13 @@
 // cuis._cuis: CallError -> cuis._errors exceptions (python_errors.h).
 #include "python_errors.h"
 
-#include "errors.h"
-
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 
 #include <exception>
+
+#include "errors.h"
 
 namespace cuis_python {
 

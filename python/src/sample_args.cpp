@@ -1,9 +1,9 @@
 // The sampler's arguments (sample_args.h).
 #include "sample_args.h"
 
-#include "errors.h"
-
 #include <string>
+
+#include "errors.h"
 
 namespace cuis_python {
 
@@ -30,8 +30,8 @@ void check_sample_args(int64_t n, int64_t num_draws, const cuis::SampleOptions& 
   if (num_draws > MAX_DRAWS)
     raise_error(cuis::Error::too_many_draws, "num_draws " + std::to_string(num_draws) + " exceeds 2^31 - 1");
   if (!o.replacement && num_draws > n)
-    raise_error(cuis::Error::too_many_draws, "num_draws " + std::to_string(num_draws) + " exceeds n " +
-                                                 std::to_string(n) + " without replacement");
+    raise_error(cuis::Error::too_many_draws,
+                "num_draws " + std::to_string(num_draws) + " exceeds n " + std::to_string(n) + " without replacement");
   check(cuis::validate_options(o));
 }
 

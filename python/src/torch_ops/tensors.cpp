@@ -1,0 +1,138 @@
+// Torch tensors for cuis's PyTorch ops (tensors.h).
+#include "tensors.h"
+
+#include <cuis/error.h>
+#include <dlfcn.h>
+#include <torch/csrc/stable/ops.h>
+
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+
+namespace cuis_python {
+
+namespace {
+
+using torch::headeronly::DeviceType;
+using torch::headeronly::ScalarType;
+
+Kind kind_of(ScalarType s) {
+  switch (s) {
+    case ScalarType::Float:
+      return Kind::f32;
+    case ScalarType::Half:
+      return Kind::f16;
+    case ScalarType::BFloat16:
+      return Kind::bf16;
+    case ScalarType::Double:
+      return Kind::f64;
+    case ScalarType::Int:
+      return Kind::i32;
+    case ScalarType::Long:
+      return Kind::i64;
+    case ScalarType::Byte:
+      return Kind::u8;
+    default:
+      return Kind::other;
+  }
+}
+
+// The names the nanobind layer gives the same dtypes (DLPack's).
+std::string dtype_name(ScalarType s) {
+  switch (s) {
+    case ScalarType::Float:
+      return "float32";
+    case ScalarType::Half:
+      return "float16";
+    case ScalarType::BFloat16:
+      return "bfloat16";
+    case ScalarType::Double:
+      return "float64";
+    case ScalarType::Int:
+      return "int32";
+    case ScalarType::Long:
+      return "int64";
+    case ScalarType::Short:
+      return "int16";
+    case ScalarType::Char:
+      return "int8";
+    case ScalarType::Byte:
+      return "uint8";
+    case ScalarType::Bool:
+      return "bool";
+    default:
+      return "torch dtype " + std::to_string(static_cast<int>(s));
+  }
+}
+
+ScalarType scalar_type_of(Kind k) {
+  switch (k) {
+    case Kind::i64:
+      return ScalarType::Long;
+    case Kind::f32:
+      return ScalarType::Float;
+    case Kind::i32:
+      return ScalarType::Int;
+    default:
+      return ScalarType::Byte;
+  }
+}
+
+}  // namespace
+
+ArrayDesc describe_tensor(const Tensor& t) {
+  ArrayDesc d;
+  const ScalarType s = t.scalar_type();
+  d.kind = kind_of(s);
+  d.dtype = dtype_name(s);
+  d.ndim = static_cast<size_t>(t.dim());
+  d.shape = t.sizes().data();
+  d.strides = t.strides().data();
+  const bool cuda = t.is_cuda();
+  d.supported_device = cuda || t.is_cpu();
+  d.place = Place{cuda, cuda ? static_cast<int>(t.get_device_index()) : 0};
+  d.device_text = "torch device type " + std::to_string(static_cast<int>(t.device().type()));
+  return d;
+}
+
+Place require(const Tensor& t, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
+              size_t dims) {
+  return require(describe_tensor(t), name, allowed, allowed_text, dims);
+}
+
+Tensor new_tensor(int64_t count, Kind kind, const Place& where) {
+  const torch::stable::Device device =
+      where.cuda ? torch::stable::Device(DeviceType::CUDA, static_cast<torch::stable::DeviceIndex>(where.device))
+                 : torch::stable::Device(DeviceType::CPU);
+  return torch::stable::empty({count}, scalar_type_of(kind), std::nullopt, device);
+}
+
+Tensor success_status() {
+  Tensor t = new_tensor(sizeof(cuis::DeviceStatus), Kind::u8, Place{});
+  cuis::DeviceStatus st{};
+  st.code = cuis::Error::success;
+  st.index = -1;
+  std::memcpy(t.mutable_data_ptr(), &st, sizeof st);
+  return t;
+}
+
+cudaStream_t current_stream(int device) {
+  // aoti_torch_get_current_cuda_stream lives in libtorch_cuda.so, which this
+  // library does not link (it loads in CPU-only torch builds too): looked up
+  // in the copy torch has loaded.
+  using Fn = int32_t (*)(int32_t, void**);
+  static const Fn fn = [] {
+    void* lib = dlopen("libtorch_cuda.so", RTLD_NOW | RTLD_NOLOAD);
+    return lib ? reinterpret_cast<Fn>(dlsym(lib, "aoti_torch_get_current_cuda_stream")) : nullptr;
+  }();
+  if (!fn)
+    raise_error(cuis::Error::no_device, "cuis torch ops: this torch has no CUDA (libtorch_cuda.so is not loaded)");
+  void* stream = nullptr;
+  if (fn(device, &stream) != 0)
+    raise_error(cuis::Error::cuda_error,
+                "cuis torch ops: torch did not give the current stream of cuda:" + std::to_string(device));
+  return static_cast<cudaStream_t>(stream);
+}
+
+}  // namespace cuis_python

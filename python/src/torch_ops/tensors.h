@@ -1,0 +1,37 @@
+// cuis's PyTorch ops (libcuis_torch.so): torch tensors through the stable ABI
+// (torch/csrc/stable, built for TORCH_TARGET_VERSION 2.10, so one binary loads
+// in every torch from 2.10 on) described for intake.h's checks, new tensors
+// from torch's caching allocator, and the current CUDA stream.
+#pragma once
+
+#include <cuda_runtime_api.h>
+#include <torch/csrc/stable/tensor.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <vector>
+
+#include "intake.h"
+
+namespace cuis_python {
+
+using Tensor = torch::stable::Tensor;
+
+// The tensor as intake.h's checks see it (it points into `t`).
+ArrayDesc describe_tensor(const Tensor& t);
+
+// intake.h's require on a tensor.
+Place require(const Tensor& t, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
+              size_t dims);
+
+// An uninitialised int64, float32, int32 or uint8 tensor of `count` elements at `where`.
+Tensor new_tensor(int64_t count, Kind kind, const Place& where);
+
+// The 32 bytes of a DeviceStatus of success (index -1), as the CPU calls return it.
+Tensor success_status();
+
+// PyTorch's current stream on CUDA device `device` (a torch with CUDA is loaded
+// wherever a CUDA tensor exists).
+cudaStream_t current_stream(int device);
+
+}  // namespace cuis_python
