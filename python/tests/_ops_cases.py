@@ -89,6 +89,23 @@ def _cases(dev):
     yield "uniform_empty", lambda: ct.uniform_indices(0, 10, device=dev)
 
 
+def opcheck_cases():
+    """(op, args) pairs for torch.library.opcheck on the CPU: every op, with and without options."""
+    g = torch.Generator().manual_seed(3)
+    s = torch.rand(500, generator=g) * 4
+    ids = torch.arange(500) * 2
+    return [
+        (torch.ops.cuis.sample.default, (s, 16, True, 1, 0.5, 0.0, 0.0, 0.0, 1.0, None, 1, 0)),
+        (torch.ops.cuis.sample.default, (s, 16, False, 2, 0.5, 0.1, 0.0, 0.0, 0.5, ids, -3, 5)),
+        (torch.ops.cuis.sample_rng.default,
+         (s, 16, True, 2, 0.5, 0.0, 0.5, 0.0, 1.0, None, torch.tensor([1, 2]), torch.tensor([1.5]), True)),
+        (torch.ops.cuis.uniform_indices.default, (32, 10, 1, 2, torch.device("cpu"))),
+        (torch.ops.cuis.uniform_indices_rng.default, (torch.tensor([1, 2]), 32, 10, True)),
+        (torch.ops.cuis.cross_entropy_scores.default, (torch.randn(8, 5, generator=g),
+                                                       torch.randint(0, 5, (8,), generator=g))),
+    ]
+
+
 def run(dev):
     out = {}
     for name, fn in _cases(dev):

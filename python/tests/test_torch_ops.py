@@ -9,6 +9,8 @@ import cuis  # noqa: E402
 import cuis.torch as ct  # noqa: E402
 from conftest import TORCH_CUDA, NO_GPU_REASON, bits  # noqa: E402
 
+import _ops_cases  # noqa: E402
+
 S = torch.tensor([0.5, 0.0, 3.0, 1.5])
 
 
@@ -69,18 +71,7 @@ def test_op_errors_are_cuis_errors():
 
 
 def test_opcheck_cpu():
-    s = scores(500, 3)
-    ids = torch.arange(500) * 2
-    cases = [
-        (torch.ops.cuis.sample.default, (s, 16, True, 1, 0.5, 0.0, 0.0, 0.0, 1.0, None, 1, 0)),
-        (torch.ops.cuis.sample.default, (s, 16, False, 2, 0.5, 0.1, 0.0, 0.0, 0.5, ids, -3, 5)),
-        (torch.ops.cuis.sample_rng.default,
-         (s, 16, True, 2, 0.5, 0.0, 0.5, 0.0, 1.0, None, torch.tensor([1, 2]), torch.tensor([1.5]), True)),
-        (torch.ops.cuis.uniform_indices.default, (32, 10, 1, 2, torch.device("cpu"))),
-        (torch.ops.cuis.uniform_indices_rng.default, (torch.tensor([1, 2]), 32, 10, True)),
-        (torch.ops.cuis.cross_entropy_scores.default, (torch.randn(8, 5), torch.randint(0, 5, (8,)))),
-    ]
-    for op, args in cases:
+    for op, args in _ops_cases.opcheck_cases():
         torch.library.opcheck(op, args)
 
 

@@ -100,18 +100,9 @@ def test_direct_cpp_op_error_is_tagged():
 
 def test_opcheck_python_fallback():
     code = """
-import torch, cuis.torch as ct
+import torch, cuis.torch as ct, _ops_cases
 assert ct.OPS_BACKEND == "python", ct.OPS_NOTE
-s = torch.rand(300) * 4
-cases = [
-    (torch.ops.cuis.sample.default, (s, 16, False, 2, 0.5, 0.1, 0.0, 0.0, 0.5, torch.arange(300) * 2, -3, 5)),
-    (torch.ops.cuis.sample_rng.default,
-     (s, 16, True, 2, 0.5, 0.0, 0.5, 0.0, 1.0, None, torch.tensor([1, 2]), torch.tensor([1.5]), True)),
-    (torch.ops.cuis.uniform_indices.default, (32, 10, 1, 2, torch.device("cpu"))),
-    (torch.ops.cuis.uniform_indices_rng.default, (torch.tensor([1, 2]), 32, 10, True)),
-    (torch.ops.cuis.cross_entropy_scores.default, (torch.randn(8, 5), torch.randint(0, 5, (8,)))),
-]
-for op, args in cases:
+for op, args in _ops_cases.opcheck_cases():
     torch.library.opcheck(op, args)
 print("opcheck ok")
 """
