@@ -10,6 +10,11 @@ implementations (registered here) and the same results, bit for bit.
 `CUIS_TORCH_OPS` (read at import): "auto" (default: C++ if it loads, else
 Python, saying why in `BACKEND_NOTE`), "cpp" (C++ or ImportError) or "python".
 
+Autograd: the ops have no gradient; the wrappers pass inputs detached (`call`).
+A C++ op called directly with an input that requires grad gives its float
+outputs a grad_fn that warns on backward (the Python op raises), and does not
+bump the version counter of the rng tensor it mutates.
+
 Errors: the Python ops raise the cuis exceptions themselves. A C++ op's
 exception reaches Python as a RuntimeError whose message starts with a tag
 (python/src/torch_ops/op_errors.h); `call` turns it back into the cuis
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from typing import Optional, Tuple
 
 import torch
@@ -132,6 +138,14 @@ def _register_in_python() -> None:
         return r[0], r[1], status
 
 
+def _torch_version() -> Tuple[int, int]:
+    try:
+        major, minor = torch.__version__.split("+")[0].split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return (0, 0)
+
+
 def _load() -> Tuple[str, str]:
     mode = os.environ.get("CUIS_TORCH_OPS", "auto").strip().lower() or "auto"
     if mode not in ("auto", "cpp", "python"):
@@ -140,6 +154,8 @@ def _load() -> Tuple[str, str]:
         why = "CUIS_TORCH_OPS=python"
     elif not os.path.exists(LIBRARY):
         why = f"{LIBRARY} is not there (the package was built without torch 2.10 or newer)"
+    elif _torch_version() < (2, 10):
+        why = f"torch {torch.__version__} is older than 2.10, the oldest the C++ ops' stable ABI loads in"
     else:
         try:
             torch.ops.load_library(LIBRARY)
@@ -159,7 +175,7 @@ for _name, _fake in _FAKES.items():
 
 # ------------------------------------------------------------------ errors
 
-_TAG = re.compile(r"\[cuis:(-?\d+):(\w*)(?::(-?\d+):([^:\]]+):(\d+):(-?\d+))?\] (.*)", re.S)
+_TAG = re.compile(r"\[cuis:(-?\d+):(\w*)(?::(-?\d+):([0-9a-f]{8}):(\d+):(-?\d+))?\] (.*)", re.S)
 
 
 def op_error(e: BaseException):
@@ -167,16 +183,27 @@ def op_error(e: BaseException):
     m = _TAG.search(str(e))
     if m is None:
         return None
-    code, kind = int(m[1]), (m[2] or None)
-    status = None
-    if m[3] is not None:
-        status = (code, int(m[3]), float.fromhex(m[4]), int(m[5]), int(m[6]))
-    return _make_error(code, m[7], status, kind)
+    try:
+        code, kind = int(m[1]), (m[2] or None)
+        status = None
+        if m[3] is not None:
+            value = struct.unpack("<f", int(m[4], 16).to_bytes(4, "little"))[0]  # the float's bits
+            status = (code, int(m[3]), value, int(m[5]), int(m[6]))
+        return _make_error(code, m[7], status, kind)
+    except ValueError:  # not a code cuis has: leave the RuntimeError as it is
+        return None
 
 
 def call(op, *args):
     """op(*args), a C++ op's error raised as its cuis exception (under
-    torch.compile tracing the call is left as it is: the fake runs there)."""
+    torch.compile tracing the call is left as it is: the fake runs there).
+
+    Tensors that require grad are passed detached: these ops have no gradient
+    (their outputs are indices, weights and scores). The Python registration
+    raises on a backward through them; a C++ op would give its float outputs a
+    grad_fn that only warns (PyTorch's fallback for C++ ops without an
+    autograd kernel), so the wrappers never hand it such a tensor."""
+    args = tuple(a.detach() if isinstance(a, Tensor) and a.requires_grad else a for a in args)
     if torch.compiler.is_compiling():
         return op(*args)
     try:

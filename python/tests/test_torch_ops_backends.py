@@ -98,6 +98,51 @@ def test_direct_cpp_op_error_is_tagged():
     assert _torch_ops.op_error(RuntimeError("unrelated")) is None
 
 
+def test_tag_parsing():
+    e = _torch_ops.op_error(RuntimeError("[cuis:10::3:7fc00001:0:0] score 3 is NaN (value nan)\nmore: [x]"))
+    assert isinstance(e, cuis.ScoreError) and e.index == 3 and np.isnan(e.value)
+    assert e.message == "score 3 is NaN (value nan)\nmore: [x]"
+    e = _torch_ops.op_error(RuntimeError("[cuis:12::-1:bdcccccd:0:2] m"))
+    assert e.value == float(np.float32(-0.1)) and e.rank == 2
+    assert isinstance(_torch_ops.op_error(RuntimeError("[cuis:2:device] x on cuda:1")), cuis.DeviceMismatchError)
+    assert _torch_ops.op_error(RuntimeError("[cuis:9999:] not a code")) is None  # left a RuntimeError
+    assert _torch_ops.op_error(RuntimeError("[cuis:10::3:nan:0:0] old form")) is None
+
+
+def test_wrappers_pass_inputs_detached():
+    z = torch.randn(6, 4, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    loss, norm = ct.cross_entropy_scores(z, y)
+    assert not loss.requires_grad and loss.grad_fn is None and not norm.requires_grad
+    s = (torch.rand(50) + 0.1).requires_grad_()
+    idx, w = ct.sample(s, 5, seed=1)
+    assert not w.requires_grad and w.grad_fn is None
+    ref = ct.sample(s.detach(), 5, seed=1)
+    assert torch.equal(idx, ref[0]) and torch.equal(w, ref[1])
+
+
+def test_cpp_op_refusals():
+    if ct.OPS_BACKEND != "cpp":
+        pytest.skip(f"the C++ ops are not loaded: {ct.OPS_NOTE}")
+    s = torch.rand(10)
+    with pytest.raises(RuntimeError, match=r"^\[cuis:2:\] weighting code 7 is not 0, 1 or 2$"):
+        torch.ops.cuis.sample(s, 2, True, 7, 0.5, 0.0, 0.0, 0.0, 1.0, None, 0, 0)
+    with pytest.raises(cuis.ArgumentError, match="scores is not a dense"):
+        ct.sample(s.to_sparse(), 2)
+    with pytest.raises(cuis.DeviceMismatchError, match="device type"):
+        ct.uniform_indices(4, 10, device="meta")
+    # torch's allocator refusing the output (8 TiB) is cuis's out_of_memory
+    with pytest.raises(cuis.OutOfMemoryError, match="allocating an output"):
+        ct.uniform_indices(2**40, 10)
+
+
+@pytest.mark.skipif(not TORCH_CUDA, reason=NO_GPU_REASON)
+def test_cuda_without_index_is_the_current_device():
+    dev = torch.device("cuda", torch.cuda.current_device())
+    assert ct.uniform_indices(5, 10, device="cuda").device == dev
+    assert torch.equal(ct.uniform_indices(5, 10, seed=3, device="cuda").cpu(), ct.uniform_indices(5, 10, seed=3))
+
+
 def test_opcheck_python_fallback():
     code = """
 import torch, cuis.torch as ct, _ops_cases

@@ -15,9 +15,9 @@
 namespace cuis_python {
 
 Tensors3 cross_entropy_scores_op(Tensor logits, Tensor labels) {
-  const ArrayDesc desc = describe_tensor(logits);
+  const ArrayDesc desc = describe_tensor(logits, "logits");
   const Place where = require(desc, "logits", {Kind::f32, Kind::f16, Kind::bf16}, "float32, float16 or bfloat16", 2);
-  const ArrayDesc label_desc = describe_tensor(labels);
+  const ArrayDesc label_desc = describe_tensor(labels, "labels");
   same_place(where, require(label_desc, "labels", {Kind::i32, Kind::i64}, "int32 or int64", 1), "logits", "labels");
   const int64_t rows = logits.size(0);
   const int64_t classes = logits.size(1);

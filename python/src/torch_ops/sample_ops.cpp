@@ -26,12 +26,15 @@ cuis::RngState* rng_ptr(const Tensor& rng, const Place& where, const char* owner
   return static_cast<cuis::RngState*>(rng.data_ptr());
 }
 
-int weighting_code(int64_t w) { return w < 0 || w > 2 ? -1 : static_cast<int>(w); }
+int weighting_code(int64_t w) {
+  if (w < 0 || w > 2) bad_argument("weighting code " + std::to_string(w) + " is not 0, 1 or 2");
+  return static_cast<int>(w);
+}
 
 Tensors3 run_sample(const Tensor& scores, int64_t num_draws, cuis::SampleOptions o,
                     const std::optional<Tensor>& candidate_ids, const Tensor* rng,
                     const std::optional<Tensor>& mean_loss_tensor, bool advance_rng) {
-  const ArrayDesc desc = describe_tensor(scores);
+  const ArrayDesc desc = describe_tensor(scores, "scores");
   const Place where = require(desc, "scores", {Kind::f32, Kind::f16, Kind::bf16}, "float32, float16 or bfloat16", 1);
   const int64_t n = scores.size(0);
   check_sample_args(n, num_draws, o);
@@ -119,15 +122,7 @@ Tensors3 sample_rng_op(Tensor scores, int64_t num_draws, bool replacement, int64
 }
 
 Tensor uniform_indices_op(int64_t count, int64_t n, int64_t seed, int64_t offset, torch::stable::Device device) {
-  Place where;
-  if (device.type() == torch::headeronly::DeviceType::CUDA) {
-    where = Place{true, device.index() < 0 ? 0 : static_cast<int>(device.index())};
-  } else if (device.type() != torch::headeronly::DeviceType::CPU) {
-    raise_error(cuis::Error::invalid_argument,
-                "uniform_indices: device type " + std::to_string(static_cast<int>(device.type())) +
-                    " is not supported; cuis takes CPU and CUDA",
-                nullptr, "device");
-  }
+  const Place where = place_of(device, "uniform_indices");
   if (where.cuda && where.device >= device_count())
     raise_error(cuis::Error::no_device, "uniform_indices: cuda:" + std::to_string(where.device) +
                                             " is not available (" + std::to_string(device_count()) +

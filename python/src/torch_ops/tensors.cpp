@@ -3,6 +3,7 @@
 
 #include <cuis/error.h>
 #include <dlfcn.h>
+#include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/ops.h>
 
 #include <cstring>
@@ -81,7 +82,10 @@ ScalarType scalar_type_of(Kind k) {
 
 }  // namespace
 
-ArrayDesc describe_tensor(const Tensor& t) {
+ArrayDesc describe_tensor(const Tensor& t, const char* name) {
+  if (t.layout() != torch::headeronly::Layout::Strided)
+    raise_error(cuis::Error::invalid_argument,
+                std::string(name) + " is not a dense (strided) tensor; cuis takes dense tensors: pass .to_dense()");
   ArrayDesc d;
   const ScalarType s = t.scalar_type();
   d.kind = kind_of(s);
@@ -98,7 +102,7 @@ ArrayDesc describe_tensor(const Tensor& t) {
 
 Place require(const Tensor& t, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
               size_t dims) {
-  return require(describe_tensor(t), name, allowed, allowed_text, dims);
+  return require(describe_tensor(t, name), name, allowed, allowed_text, dims);
 }
 
 Tensor new_tensor(int64_t count, Kind kind, const Place& where) {
@@ -117,15 +121,29 @@ Tensor success_status() {
   return t;
 }
 
+Place place_of(const torch::stable::Device& device, const char* api) {
+  if (device.type() == DeviceType::CPU) return Place{};
+  if (device.type() != DeviceType::CUDA)
+    raise_error(cuis::Error::invalid_argument,
+                std::string(api) + ": device type " + std::to_string(static_cast<int>(device.type())) +
+                    " is not supported; cuis takes CPU and CUDA",
+                nullptr, "device");
+  // "cuda" without an index: torch's current device, as torch.empty(device="cuda") places it.
+  const int index = device.index() >= 0 ? static_cast<int>(device.index())
+                                        : static_cast<int>(torch::stable::accelerator::getCurrentDeviceIndex());
+  return Place{true, index};
+}
+
 cudaStream_t current_stream(int device) {
   // aoti_torch_get_current_cuda_stream lives in libtorch_cuda.so, which this
   // library does not link (it loads in CPU-only torch builds too): looked up
   // in the copy torch has loaded.
   using Fn = int32_t (*)(int32_t, void**);
-  static const Fn fn = [] {
+  static Fn fn = nullptr;  // a failed lookup is tried again: only a found function is kept
+  if (!fn) {
     void* lib = dlopen("libtorch_cuda.so", RTLD_NOW | RTLD_NOLOAD);
-    return lib ? reinterpret_cast<Fn>(dlsym(lib, "aoti_torch_get_current_cuda_stream")) : nullptr;
-  }();
+    if (lib) fn = reinterpret_cast<Fn>(dlsym(lib, "aoti_torch_get_current_cuda_stream"));
+  }
   if (!fn)
     raise_error(cuis::Error::no_device, "cuis torch ops: this torch has no CUDA (libtorch_cuda.so is not loaded)");
   void* stream = nullptr;

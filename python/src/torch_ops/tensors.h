@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cuda_runtime_api.h>
+#include <torch/csrc/stable/device.h>
 #include <torch/csrc/stable/tensor.h>
 
 #include <cstdint>
@@ -17,8 +18,9 @@ namespace cuis_python {
 
 using Tensor = torch::stable::Tensor;
 
-// The tensor as intake.h's checks see it (it points into `t`).
-ArrayDesc describe_tensor(const Tensor& t);
+// The tensor as intake.h's checks see it (it points into `t`); throws for a
+// sparse or other non-strided tensor, naming it `name`.
+ArrayDesc describe_tensor(const Tensor& t, const char* name);
 
 // intake.h's require on a tensor.
 Place require(const Tensor& t, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
@@ -29,6 +31,10 @@ Tensor new_tensor(int64_t count, Kind kind, const Place& where);
 
 // The 32 bytes of a DeviceStatus of success (index -1), as the CPU calls return it.
 Tensor success_status();
+
+// Where a Device argument points: CPU, or a CUDA device (without an index:
+// torch's current one). Throws for other device types; `api` names the op.
+Place place_of(const torch::stable::Device& device, const char* api);
 
 // PyTorch's current stream on CUDA device `device` (a torch with CUDA is loaded
 // wherever a CUDA tensor exists).
