@@ -230,6 +230,16 @@ bool read_text(const std::string& path, int fd, std::vector<float>* out, std::st
 
 }  // namespace
 
+bool parse_score_text(const std::string& path, const char* data, size_t size, size_t chunk,
+                      std::vector<float>* scores, std::string* error) {
+  scores->clear();
+  TextParser parser(path, scores);
+  if (chunk == 0) chunk = 1;
+  for (size_t at = 0; at < size; at += chunk)
+    if (!parser.feed(data + at, std::min(chunk, size - at), error)) return false;
+  return parser.finish(error);
+}
+
 bool read_scores(const std::string& path, std::vector<float>* scores, std::string* error) {
   scores->clear();
   Fd f;

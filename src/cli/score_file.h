@@ -27,4 +27,11 @@ constexpr size_t MAX_LINE_BYTES = 4096;
 // with the path). Throws std::bad_alloc when the scores do not fit in memory.
 bool read_scores(const std::string& path, std::vector<float>* scores, std::string* error);
 
+// The text format's parser on `size` bytes in memory, fed `chunk` bytes at a
+// time (read_scores feeds it 64 KiB reads), messages naming `path`. For the
+// fuzz test, which checks that the outcome does not depend on where the reads
+// end (a CRLF, a byte-order mark or a line split across two reads).
+bool parse_score_text(const std::string& path, const char* data, size_t size, size_t chunk,
+                      std::vector<float>* scores, std::string* error);
+
 }  // namespace cuis_cli

@@ -7,7 +7,9 @@
 // values the sampler checks; text only finite scores that are not negative,
 // no more than its lines); a refused one says why, naming the file. A number
 // is accepted exactly when strtof (strtoull) reads all of it in the decimal
-// syntax, with strtof's value. Run by tests/cli/fuzz_test.sh through
+// syntax, with strtof's value. A text file fed to the parser in chunks of 1 to 7
+// bytes (read_scores feeds it 64 KiB reads) gives the same outcome. Run by
+// tests/cli/fuzz_test.sh through
 // tests/common/run_fuzz.sh.
 #include <unistd.h>
 
@@ -60,6 +62,23 @@ void check_uint(const std::string& t) {
   if (ok != fits || (ok && got != want)) __builtin_trap();
 }
 
+// The file reader feeds the text parser 64 KiB reads, more than a fuzz input
+// holds: the same bytes fed in small chunks (1 to 7 bytes, chosen by the
+// input) must give the same outcome, so that every place a read can end (in
+// a CRLF, a byte-order mark, a number) is tried.
+void check_chunked(const std::string& path, const char* text, size_t n, bool ok, const std::vector<float>& scores,
+                   const std::string& error) {
+  const size_t chunk = 1 + (n > 0 ? static_cast<unsigned char>(text[n / 2]) % 7 : 0);
+  std::vector<float> again;
+  std::string why;
+  const bool ok_again = cuis_cli::parse_score_text(path, text, n, chunk, &again, &why);
+  if (ok_again != ok) __builtin_trap();
+  if (ok && (again.size() != scores.size() ||
+             (!again.empty() && std::memcmp(again.data(), scores.data(), again.size() * sizeof(float)) != 0)))
+    __builtin_trap();
+  if (!ok && why != error) __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -83,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;
   const bool ok = cuis_cli::read_scores(path, &scores, &error);
   std::remove(path.c_str());
+  if (!raw) check_chunked(path, reinterpret_cast<const char*>(data + 1), n, ok, scores, error);
   if (!ok) {
     if (error.compare(0, path.size(), path) != 0) __builtin_trap();  // names the file
     return 0;
