@@ -131,8 +131,8 @@ def test_cpp_op_refusals():
         ct.sample(s.to_sparse(), 2)
     with pytest.raises(cuis.DeviceMismatchError, match="device type"):
         ct.uniform_indices(4, 10, device="meta")
-    # torch's allocator refusing the output (8 TiB) is cuis's out_of_memory
-    with pytest.raises(cuis.OutOfMemoryError, match="allocating an output"):
+    # torch's allocator refusing the output (8 TiB) is cuis's out_of_memory, on torch 2.11 as on 2.15
+    with pytest.raises(cuis.OutOfMemoryError, match="allocating 8796093022208 bytes on cpu failed"):
         ct.uniform_indices(2**40, 10)
 
 

@@ -36,7 +36,7 @@ Tensors3 cross_entropy_scores_op(Tensor logits, Tensor labels) {
                                     static_cast<float*>(norm.data_ptr())));
     return {loss, norm, success_status()};
   }
-  const Tensor z32 = desc.kind == Kind::f32 ? logits : torch::stable::to(logits, torch::headeronly::ScalarType::Float);
+  const Tensor z32 = desc.kind == Kind::f32 ? logits : to_float32(logits, where);
   DeviceGuard guard(where.device, "cross_entropy_scores");
   const cudaStream_t stream = current_stream(where.device);
   Tensor y32 = labels;

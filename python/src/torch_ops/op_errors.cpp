@@ -20,17 +20,4 @@ std::string tagged_message(const CallError& e) {
   return tag + "] " + e.message;
 }
 
-bool is_out_of_memory(const std::exception& e) {
-  // torch's CUDA caching allocator: "CUDA out of memory. Tried to allocate ..."; its CPU
-  // allocator: "DefaultCPUAllocator: can't allocate memory: you tried to allocate ...".
-  return std::strstr(e.what(), "out of memory") != nullptr || std::strstr(e.what(), "can't allocate memory") != nullptr;
-}
-
-CallError out_of_memory_error(const std::exception& e) {
-  CallError c;
-  c.code = cuis::Error::out_of_memory;
-  c.message = std::string("allocating an output or the workspace: ") + e.what();
-  return c;
-}
-
 }  // namespace cuis_python

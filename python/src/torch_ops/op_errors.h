@@ -5,8 +5,7 @@
 //   [cuis:CODE:KIND] message
 //   [cuis:CODE:KIND:INDEX:VALUE:POSITIVE:RANK] message   (input-data errors)
 // VALUE is the float's 32 bits in hexadecimal (exact, NaN payloads included,
-// whatever the C locale). torch's own out-of-memory error inside an op (an
-// allocation of outputs or workspace) leaves as cuis's out_of_memory.
+// whatever the C locale).
 #pragma once
 
 #include <stdexcept>
@@ -18,11 +17,6 @@ namespace cuis_python {
 
 std::string tagged_message(const CallError& e);
 
-// Whether an exception from torch (through the stable ABI: a std::runtime_error
-// carrying torch's message) reports memory exhausted, and the CallError it becomes.
-bool is_out_of_memory(const std::exception& e);
-CallError out_of_memory_error(const std::exception& e);
-
 // Runs f, turning a CallError into a std::runtime_error with tagged_message.
 template <class F>
 auto rethrow_tagged(F&& f) -> decltype(f()) {
@@ -30,9 +24,6 @@ auto rethrow_tagged(F&& f) -> decltype(f()) {
     return f();
   } catch (const CallError& e) {
     throw std::runtime_error(tagged_message(e));
-  } catch (const std::exception& e) {
-    if (!is_out_of_memory(e)) throw;
-    throw std::runtime_error(tagged_message(out_of_memory_error(e)));
   }
 }
 

@@ -61,7 +61,7 @@ Tensors3 run_sample(const Tensor& scores, int64_t num_draws, cuis::SampleOptions
     return {indices, weights, success_status()};
   }
   // Widened on torch's current stream, as Tensor.float() does.
-  const Tensor s32 = desc.kind == Kind::f32 ? scores : torch::stable::to(scores, torch::headeronly::ScalarType::Float);
+  const Tensor s32 = desc.kind == Kind::f32 ? scores : to_float32(scores, where);
   DeviceGuard guard(where.device, "sample");
   const cudaStream_t stream = current_stream(where.device);
   o.d_rng = state;

@@ -105,11 +105,31 @@ Place require(const Tensor& t, const char* name, std::initializer_list<Kind> all
   return require(describe_tensor(t, name), name, allowed, allowed_text, dims);
 }
 
+// torch refusing an allocation inside an op: cuis's out_of_memory, with torch's
+// message where it gives one (through the stable ABI, torch 2.15 passes it on;
+// 2.11 says only which API call failed).
+[[noreturn]] void allocation_failed(int64_t bytes, const Place& where, const std::exception& e) {
+  raise_error(cuis::Error::out_of_memory,
+              "allocating " + std::to_string(bytes) + " bytes on " + place_name(where) + " failed: " + e.what());
+}
+
 Tensor new_tensor(int64_t count, Kind kind, const Place& where) {
   const torch::stable::Device device =
       where.cuda ? torch::stable::Device(DeviceType::CUDA, static_cast<torch::stable::DeviceIndex>(where.device))
                  : torch::stable::Device(DeviceType::CPU);
-  return torch::stable::empty({count}, scalar_type_of(kind), std::nullopt, device);
+  try {
+    return torch::stable::empty({count}, scalar_type_of(kind), std::nullopt, device);
+  } catch (const std::exception& e) {
+    allocation_failed(count * (kind == Kind::i64 ? 8 : kind == Kind::u8 ? 1 : 4), where, e);
+  }
+}
+
+Tensor to_float32(const Tensor& t, const Place& where) {
+  try {
+    return torch::stable::to(t, ScalarType::Float);
+  } catch (const std::exception& e) {
+    allocation_failed(t.numel() * 4, where, e);
+  }
 }
 
 Tensor success_status() {

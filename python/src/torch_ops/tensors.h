@@ -26,8 +26,14 @@ ArrayDesc describe_tensor(const Tensor& t, const char* name);
 Place require(const Tensor& t, const char* name, std::initializer_list<Kind> allowed, const char* allowed_text,
               size_t dims);
 
-// An uninitialised int64, float32, int32 or uint8 tensor of `count` elements at `where`.
+// An uninitialised int64, float32, int32 or uint8 tensor of `count` elements at
+// `where`, from torch's allocator (on CUDA: its caching allocator, ordered on the
+// current stream). torch refusing it throws cuis's out_of_memory.
 Tensor new_tensor(int64_t count, Kind kind, const Place& where);
+
+// A float16 or bfloat16 tensor at `where` widened to float32 by torch (as
+// Tensor.float() does, on the current stream); out_of_memory as new_tensor.
+Tensor to_float32(const Tensor& t, const Place& where);
 
 // The 32 bytes of a DeviceStatus of success (index -1), as the CPU calls return it.
 Tensor success_status();
