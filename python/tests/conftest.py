@@ -8,10 +8,14 @@ import os
 import pathlib
 import shutil
 
-import numpy as np
-import pytest
+# JAX on a GPU machine would take the GPU by default (and preallocate most of its
+# memory): the JAX tests are about JAX CPU arrays (JAX CUDA arrays are refused).
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import cuis
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import cuis  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -28,6 +32,9 @@ elif torch is None:
     NO_GPU_REASON = "PyTorch is not installed: the GPU tests use torch CUDA tensors"
 else:
     NO_GPU_REASON = "PyTorch cannot use the GPU here (torch.cuda.is_available() is False)"
+
+if os.environ.get("CUIS_REQUIRE_GPU") and not TORCH_CUDA:  # scripts/gpu-check: skipping is failing
+    pytest.exit(f"CUIS_REQUIRE_GPU is set but the GPU tests would skip: {NO_GPU_REASON}", returncode=1)
 
 requires_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 requires_gpu = pytest.mark.skipif(not TORCH_CUDA, reason=NO_GPU_REASON)

@@ -17,7 +17,8 @@ STEPS, B = 20, 32
 def test_ddp_fashion_mnist_two_ranks(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(SCRIPT),
            "--data-dir", str(tmp_path), "--synthetic", "--train-size", "2000", "--eval-size", "1000",
-           "--steps", str(STEPS), "--batch-size", str(B), "--warmup", "5", "--mode", "global", "--threads", "1"]
+           "--steps", str(STEPS), "--batch-size", str(B), "--warmup", "5", "--mode", "global", "--threads", "1",
+           "--device", "cpu"]  # gloo on the CPU: a GPU machine may have one GPU for two ranks
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout

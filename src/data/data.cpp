@@ -2,7 +2,9 @@
 // zlib, and the synthetic generator.
 #include "cuis/data.h"
 
+#if CUIS_HAVE_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -50,6 +52,10 @@ Error read_file(const std::string& path, std::vector<unsigned char>* out, size_t
     std::fclose(f);
     out->clear();
     if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+#if !CUIS_HAVE_ZLIB
+      return set_error(Error::io_error, path + ": is gzip-compressed, and this build of cuis has no zlib (rebuild "
+                                               "with zlib's headers: apt-get install zlib1g-dev)");
+#else
       gzFile gz = gzopen(path.c_str(), "rb");
       if (!gz) return set_error(Error::io_error, path + ": cannot open as gzip");
       std::vector<unsigned char> chunk(size_t{1} << 20);
@@ -72,6 +78,7 @@ Error read_file(const std::string& path, std::vector<unsigned char>* out, size_t
       const int rc = gzclose(gz);
       if (rc != Z_OK) return set_error(Error::corrupt_data, path + ": truncated or corrupt gzip stream");
       return set_error(Error::success, "");
+#endif
     }
     f = std::fopen(path.c_str(), "rb");
     if (!f) return set_error(Error::io_error, path + ": cannot open");
