@@ -81,20 +81,28 @@ TEST_P(MlpBackendGpu, Tf32MatchesReferenceLoosely) {
 }
 
 // At the trainer's shape cuBLASLt on Hopper fuses at least the forward
-// pass's bias, ReLU and mask (RELU_AUX_BIAS, which FP32 GEMMs support), so
-// the fused forward and the DRELU path that reads its mask are what the
-// tests above exercise; what else ran unfused is printed (the note), as for
-// cuDNN, and is a well-formed note.
+// pass's bias, ReLU and mask (RELU_AUX_BIAS) in TF32, so the fused forward and
+// the DRELU path that reads its mask are what the tests above exercise; in
+// FP32 (non-tensor-core GEMMs) no source confirms the epilogue, so a missing
+// FP32 algorithm is printed, not failed. What else ran unfused is printed (the
+// note), as for cuDNN, and is a well-formed note. A cuDNN fallback at one
+// precision does not skip the other.
 TEST_P(MlpBackendGpu, FusesAtTheTrainersShape) {
+  bool any = false;
   for (cuis::Math math : {cuis::Math::fp32, cuis::Math::tf32}) {
     cuis::Mlp m;
     if (!init(&m, {{784, 512, 512, 10}, cuis::Activation::relu, cuis::LossKind::cross_entropy}, 128, {}, math))
-      GTEST_SKIP() << "cudnn fell back to cublas";
+      continue;
+    any = true;
     if (GetParam() != MlpBackend::cublaslt) continue;
     const std::string note = m.backend_note();
-    EXPECT_EQ(note.find("RELU_AUX_BIAS"), std::string::npos) << "math " << static_cast<int>(math) << ": " << note;
     EXPECT_TRUE(note.empty() || note.rfind("cublaslt: no algorithm for", 0) == 0) << note;
+    if (math == cuis::Math::tf32)
+      EXPECT_EQ(note.find("RELU_AUX_BIAS"), std::string::npos) << "TF32: " << note;
+    else if (note.find("RELU_AUX_BIAS") != std::string::npos)
+      std::printf("[ note     ] FP32 forward unfused at the trainer's shape: %s\n", note.c_str());
   }
+  if (!any) GTEST_SKIP() << "cudnn fell back to cublas at both precisions";
 }
 
 // score() over 150 rows in chunks of 64 (64, 64, 22: the last padded unless
