@@ -6,6 +6,7 @@
 #include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/ops.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -159,10 +160,12 @@ cudaStream_t current_stream(int device) {
   // library does not link (it loads in CPU-only torch builds too): looked up
   // in the copy torch has loaded.
   using Fn = int32_t (*)(int32_t, void**);
-  static Fn fn = nullptr;  // a failed lookup is tried again: only a found function is kept
+  static std::atomic<Fn> found{nullptr};  // a failed lookup is tried again: only a found function is kept
+  Fn fn = found.load(std::memory_order_acquire);
   if (!fn) {
     void* lib = dlopen("libtorch_cuda.so", RTLD_NOW | RTLD_NOLOAD);
     if (lib) fn = reinterpret_cast<Fn>(dlsym(lib, "aoti_torch_get_current_cuda_stream"));
+    if (fn) found.store(fn, std::memory_order_release);
   }
   if (!fn)
     raise_error(cuis::Error::no_device, "cuis torch ops: this torch has no CUDA (libtorch_cuda.so is not loaded)");
