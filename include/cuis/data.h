@@ -29,9 +29,10 @@ struct DataSplit {
 // Where Debian's dataset-fashion-mnist package puts the files.
 constexpr const char* FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
 
-// Reads a whole file, gunzipping it when it starts with the gzip magic. The
-// output grows only as data really arrives (a lying size cannot make it
-// allocate), up to max_bytes.
+// Reads a whole file, gunzipping it when it starts with the gzip magic (a
+// build without zlib, possible only with tests, benchmarks and tools off,
+// refuses such a file with io_error). The output grows only as data really
+// arrives (a lying size cannot make it allocate), up to max_bytes.
 Error read_file(const std::string& path, std::vector<unsigned char>* out, size_t max_bytes = size_t{1} << 32);
 
 // An IDX image file (magic 0x00000803, ubyte) and its label file (0x00000801)

@@ -99,6 +99,7 @@ _FAKES = {
 
 def _register_in_python() -> None:
     from . import _loss, _rng, _sample
+    from ._devices import _require_device
 
     @torch.library.custom_op("cuis::sample", mutates_args=())
     def _sample_op(scores: Tensor, num_draws: int, replacement: bool, weighting: int, k: float, smooth: float,
@@ -124,8 +125,10 @@ def _register_in_python() -> None:
 
     @torch.library.custom_op("cuis::uniform_indices", mutates_args=())
     def _uniform_op(count: int, n: int, seed: int, offset: int, device: torch.device) -> Tensor:
-        return _rng.uniform_indices(count, n, seed=to_unsigned(seed), offset=to_unsigned(offset),
-                                    device=torch.device(device))
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:  # torch's current device, checked as the C++ op does
+            _require_device(True, 0 if _cuis.device_count() == 0 else torch.cuda.current_device(), "uniform_indices")
+        return _rng.uniform_indices(count, n, seed=to_unsigned(seed), offset=to_unsigned(offset), device=device)
 
     @torch.library.custom_op("cuis::uniform_indices_rng", mutates_args=("rng",))
     def _uniform_rng_op(rng: Tensor, count: int, n: int, advance_rng: bool) -> Tensor:
@@ -161,6 +164,8 @@ def _load() -> Tuple[str, str]:
             torch.ops.load_library(LIBRARY)
             return "cpp", LIBRARY
         except (OSError, RuntimeError) as e:
+            if hasattr(torch.ops.cuis, "sample"):  # it failed after defining ops: no clean fallback
+                raise ImportError(f"{LIBRARY} loaded only in part: {e}") from e
             why = f"{LIBRARY} does not load: {e}"
     if mode == "cpp":
         raise ImportError(f"CUIS_TORCH_OPS=cpp: {why}")

@@ -1,5 +1,6 @@
-"""PyTorch integration: the cuis functions as `torch.library.custom_op`s (with
-fake implementations, so that FakeTensor tracing and
+"""PyTorch integration: the cuis functions as PyTorch ops (registered in C++, or
+in Python where that library is not there; with fake implementations, so that
+FakeTensor tracing and
 `torch.compile(fullgraph=True)` see through them) and `ImportanceSampler`, a
 per-dataset loss table that draws training batches by loss.
 
@@ -56,7 +57,6 @@ __all__ = [
     "PresampledImportanceSampler",
 ]
 
-_STATUS_BYTES = _ops.STATUS_BYTES
 _U64 = _ops.U64
 _WEIGHTING = _ops.WEIGHTING
 _to_signed = _ops.to_signed
@@ -94,7 +94,7 @@ def sample(
     advance_rng: bool = True,
     return_status: bool = False,
 ):
-    """`cuis.sample` as a PyTorch custom op (`torch.ops.cuis.sample`, or
+    """`cuis.sample` as a PyTorch op (`torch.ops.cuis.sample`, or
     `torch.ops.cuis.sample_rng` with `rng`): traceable by FakeTensor and
     `torch.compile(fullgraph=True)`; same arguments and same draws as `cuis.sample`.
 
@@ -127,7 +127,7 @@ def sample(
 
 def uniform_indices(count: int, n: int, *, seed: int = 0, offset: int = 0, device: Any = "cpu",
                     rng: Optional[Tensor] = None, advance_rng: bool = True) -> Tensor:
-    """`cuis.uniform_indices` as a PyTorch custom op: a torch int64 tensor of `count`
+    """`cuis.uniform_indices` as a PyTorch op: a torch int64 tensor of `count`
     indices uniform in [0, n) on `device` (or beside `rng`, advanced by `count`)."""
     if rng is not None:
         return _ops.call(torch.ops.cuis.uniform_indices_rng, rng, count, n, advance_rng)
@@ -136,7 +136,7 @@ def uniform_indices(count: int, n: int, *, seed: int = 0, offset: int = 0, devic
 
 
 def cross_entropy_scores(logits: Tensor, labels: Tensor, *, return_status: bool = False):
-    """`cuis.cross_entropy_scores` as a PyTorch custom op: `(loss, grad_norm)` per row
+    """`cuis.cross_entropy_scores` as a PyTorch op: `(loss, grad_norm)` per row
     (no gradient flows through it: these are scores), plus the status with `return_status=True`."""
     loss, norm, st = _ops.call(torch.ops.cuis.cross_entropy_scores, logits, labels)
     return (loss, norm, st) if return_status else (loss, norm)

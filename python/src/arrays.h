@@ -1,8 +1,8 @@
 // cuis._cuis: array intake. Arrays come in through DLPack (nb::ndarray, no
 // copy) and are checked before any call uses them, by intake.h's checks on
 // their ArrayDesc: dtype, number of dimensions, contiguity, one device for all
-// the arrays of a call. A failed check raises the cuis.Error subclass its
-// message names (errors.h).
+// the arrays of a call. A failed check throws a CallError (errors.h), which
+// Python sees as the cuis.Error subclass for its code.
 #pragma once
 
 #include <nanobind/nanobind.h>

@@ -1,5 +1,6 @@
-// cuis._cuis: the CUDA side of a call: the device made current for it, the
-// caller's stream, and the devices this module's runtime sees.
+// The CUDA side of a call (cuis._cuis and the PyTorch ops alike): the device
+// made current for it, the caller's stream, and the devices this library's
+// runtime sees.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -10,8 +11,8 @@ namespace cuis_python {
 
 // Makes `device` current for this module's CUDA runtime (statically linked,
 // so it does not share the framework's notion of the current device) and
-// restores the previous one. Raises cuis.NoDeviceError when the device is not
-// there; `api` names the call in messages.
+// restores the previous one. Throws no_device (CallError, errors.h; Python sees
+// cuis.NoDeviceError) when the device is not there; `api` names the call in messages.
 class DeviceGuard {
  public:
   DeviceGuard(int device, const char* api);

@@ -87,6 +87,8 @@ def _cases(dev):
     yield "labels_extent", lambda: ct.cross_entropy_scores(z, y[:5])
     yield "logits_1d", lambda: ct.cross_entropy_scores(z[0], y[:1])
     yield "uniform_empty", lambda: ct.uniform_indices(0, 10, device=dev)
+    if cuis.device_count() == 0:  # "cuda" without an index where there is no GPU: NoDeviceError
+        yield "uniform_no_gpu", lambda: ct.uniform_indices(4, 10, device="cuda")
 
 
 def opcheck_cases():

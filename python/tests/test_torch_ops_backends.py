@@ -32,6 +32,8 @@ def _child(env_value, *args, code=None):
 
 def test_cpp_ops_are_the_ones_loaded():
     # scripts/test-python builds with CUIS_TORCH_OPS=ON and sets CUIS_REQUIRE_TORCH_OPS: no silent fallback.
+    if os.environ.get("CUIS_TORCH_OPS", "").strip().lower() == "python":
+        pytest.skip("CUIS_TORCH_OPS=python chose the Python registration")
     if os.environ.get("CUIS_REQUIRE_TORCH_OPS") or os.path.exists(_torch_ops.LIBRARY):
         assert ct.OPS_BACKEND == "cpp", ct.OPS_NOTE
         assert torch.ops.cuis.sample.default._schema.arguments[1].type.kind() == "IntType"
@@ -132,7 +134,7 @@ def test_cpp_op_refusals():
     with pytest.raises(cuis.DeviceMismatchError, match="device type"):
         ct.uniform_indices(4, 10, device="meta")
     # torch's allocator refusing the output (1 PiB: beyond any address space) is cuis's out_of_memory
-    with pytest.raises(cuis.OutOfMemoryError, match="allocating 1125899906842624 bytes on cpu failed"):
+    with pytest.raises(cuis.OutOfMemoryError, match=r"torch could not allocate 140737488355328 x 8 bytes on cpu"):
         ct.uniform_indices(2**47, 10)
 
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "cuda_device.h"
 #include "errors.h"
 
 namespace cuis_python {
@@ -109,9 +110,14 @@ Place require(const Tensor& t, const char* name, std::initializer_list<Kind> all
 // torch refusing an allocation inside an op: cuis's out_of_memory, with torch's
 // message where it gives one (through the stable ABI, torch 2.15 passes it on;
 // 2.11 says only which API call failed).
-[[noreturn]] void allocation_failed(int64_t bytes, const Place& where, const std::exception& e) {
-  raise_error(cuis::Error::out_of_memory,
-              "allocating " + std::to_string(bytes) + " bytes on " + place_name(where) + " failed: " + e.what());
+// torch refusing an allocation inside an op: cuis's out_of_memory (what it
+// nearly always is; an earlier CUDA error could also surface here), with
+// torch's message where it gives one (through the stable ABI, torch 2.15
+// passes it on; 2.11 says only which API call failed).
+[[noreturn]] void allocation_failed(int64_t count, int element_bytes, const Place& where, const std::exception& e) {
+  raise_error(cuis::Error::out_of_memory, "torch could not allocate " + std::to_string(count) + " x " +
+                                              std::to_string(element_bytes) + " bytes on " + place_name(where) +
+                                              " (out of memory, or an earlier CUDA error): " + e.what());
 }
 
 Tensor new_tensor(int64_t count, Kind kind, const Place& where) {
@@ -121,7 +127,7 @@ Tensor new_tensor(int64_t count, Kind kind, const Place& where) {
   try {
     return torch::stable::empty({count}, scalar_type_of(kind), std::nullopt, device);
   } catch (const std::exception& e) {
-    allocation_failed(count * (kind == Kind::i64 ? 8 : kind == Kind::u8 ? 1 : 4), where, e);
+    allocation_failed(count, kind == Kind::i64 ? 8 : kind == Kind::u8 ? 1 : 4, where, e);
   }
 }
 
@@ -129,7 +135,7 @@ Tensor to_float32(const Tensor& t, const Place& where) {
   try {
     return torch::stable::to(t, ScalarType::Float);
   } catch (const std::exception& e) {
-    allocation_failed(t.numel() * 4, where, e);
+    allocation_failed(t.numel(), 4, where, e);
   }
 }
 
@@ -149,7 +155,9 @@ Place place_of(const torch::stable::Device& device, const char* api) {
                 std::string(api) + ": device type " + std::to_string(static_cast<int>(device.type())) +
                     " is not supported; cuis takes CPU and CUDA",
                 nullptr, "device");
-  // "cuda" without an index: torch's current device, as torch.empty(device="cuda") places it.
+  // "cuda" without an index: torch's current device, as torch.empty(device="cuda") places it
+  // (cuda:0 where this runtime sees no device: the caller's device check then names it).
+  if (device.index() < 0 && device_count() == 0) return Place{true, 0};
   const int index = device.index() >= 0 ? static_cast<int>(device.index())
                                         : static_cast<int>(torch::stable::accelerator::getCurrentDeviceIndex());
   return Place{true, index};
