@@ -108,13 +108,19 @@ TEST(Trainer, WarmupThenImportance) {
   }
 }
 
+// The held-out loss before and after `steps` steps of trainer `t`.
+void loss_over_steps(cuis::Trainer* t, int steps, double* before, double* after) {
+  double err = 0;
+  ASSERT_EQ(t->evaluate(false, before, &err), Error::success);
+  for (int i = 0; i < steps; ++i) ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
+  ASSERT_EQ(t->evaluate(false, after, &err), Error::success);
+}
+
 TEST(Trainer, LearnsTheSyntheticProblem) {
   for (cuis::SamplerKind s : {cuis::SamplerKind::uniform, cuis::SamplerKind::loss, cuis::SamplerKind::predicted}) {
     auto t = make(config(s));
-    double before = 0, after = 0, err = 0;
-    ASSERT_EQ(t->evaluate(false, &before, &err), Error::success);
-    for (int i = 0; i < 150; ++i) ASSERT_EQ(t->step(), Error::success);
-    ASSERT_EQ(t->evaluate(false, &after, &err), Error::success);
+    double before = 0, after = 0;
+    ASSERT_NO_FATAL_FAILURE(loss_over_steps(t.get(), 150, &before, &after));
     EXPECT_LT(after, 0.6 * before) << cuis::sampler_name(s);
   }
 }
@@ -128,10 +134,8 @@ TEST(Trainer, EverySamplerLowersTheLossInTwelveSteps) {
     cuis::TrainConfig c = config(s);
     c.warmup = 2;
     auto t = make(c);
-    double before = 0, after = 0, err = 0;
-    ASSERT_EQ(t->evaluate(false, &before, &err), Error::success);
-    for (int i = 0; i < 12; ++i) ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
-    ASSERT_EQ(t->evaluate(false, &after, &err), Error::success);
+    double before = 0, after = 0;
+    ASSERT_NO_FATAL_FAILURE(loss_over_steps(t.get(), 12, &before, &after));
     EXPECT_LT(after, before) << cuis::sampler_name(s);
     EXPECT_LT(after, 0.995 * before) << cuis::sampler_name(s) << ": a margin rounding cannot undo";
   }
@@ -145,10 +149,8 @@ TEST(Trainer, WholeTrainingSetAsCandidates) {
     cuis::TrainConfig c = config(s);
     c.presample = cuis::PRESAMPLE_ALL;
     auto t = make(c);
-    double before = 0, after = 0, err = 0;
-    ASSERT_EQ(t->evaluate(false, &before, &err), Error::success);
-    for (int i = 0; i < 12; ++i) ASSERT_EQ(t->step(), Error::success) << cuis::last_error_message();
-    ASSERT_EQ(t->evaluate(false, &after, &err), Error::success);
+    double before = 0, after = 0;
+    ASSERT_NO_FATAL_FAILURE(loss_over_steps(t.get(), 12, &before, &after));
     EXPECT_LT(after, before) << cuis::sampler_name(s);
     cuis::TrainerStats st;
     ASSERT_EQ(t->stats(&st), Error::success);
